@@ -1,0 +1,182 @@
+//! The composition root: builds the [`Host`], collects facts, runs checks, renders and
+//! maps the outcome to an exit code. The only place that knows about `/`, stdout and
+//! the clock.
+
+use std::io::{self, Write};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use crate::checks::{self, Context, Selection};
+use crate::cli::{CheckArgs, Cli, ColorChoice, Command, FactsFormat, ReportFormat, RootArgs};
+use crate::daos::DaosVersion;
+use crate::facts;
+use crate::host::Host;
+use crate::report::{self, CheckResult, HostId, Report, Summary, Tool};
+
+/// Exit code for usage errors and invalid inputs.
+pub const EXIT_USAGE: i32 = 2;
+
+fn host_of(root: &RootArgs) -> Result<Host, String> {
+    match &root.root {
+        None => Ok(Host::live()),
+        Some(dir) => {
+            if !dir.is_dir() {
+                return Err(format!("--root {}: not a directory", dir.display()));
+            }
+            Ok(Host::at(dir))
+        }
+    }
+}
+
+/// Writes to stdout; a closed pipe (`| head`) is not an error.
+fn emit(text: &str) -> Result<(), String> {
+    let mut out = io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(format!("writing to stdout: {e}")),
+    }
+}
+
+fn fail_usage(msg: &str) -> i32 {
+    eprintln!("daos-preflight: {msg}");
+    EXIT_USAGE
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn run(cli: Cli) -> i32 {
+    let result = match cli.command {
+        None => run_check(&cli.check),
+        Some(Command::Check(args)) => run_check(&args),
+        Some(Command::Facts(args)) => run_facts(args.format, &args.root),
+        Some(Command::List) => run_list(),
+        Some(Command::Explain { id }) => run_explain(&id),
+    };
+    match result {
+        Ok(code) => code,
+        Err(msg) => fail_usage(&msg),
+    }
+}
+
+fn run_list() -> Result<i32, String> {
+    let width = checks::registry()
+        .iter()
+        .map(|c| c.id().len())
+        .max()
+        .unwrap_or(0);
+    let text: String = checks::registry()
+        .iter()
+        .map(|c| format!("{:width$}  {}\n", c.id(), c.title()))
+        .collect();
+    emit(&text)?;
+    Ok(0)
+}
+
+fn run_explain(id: &str) -> Result<i32, String> {
+    let check = checks::find(id)
+        .ok_or_else(|| format!("unknown check {id:?}; `daos-preflight list` shows them all"))?;
+    emit(&format!(
+        "{} — {}\n\n{}\n",
+        check.id(),
+        check.title(),
+        check.explain()
+    ))?;
+    Ok(0)
+}
+
+fn run_facts(format: FactsFormat, root: &RootArgs) -> Result<i32, String> {
+    let host = host_of(root)?;
+    let facts = facts::collect(&host);
+    let text = match format {
+        FactsFormat::Json => {
+            let mut s = serde_json::to_string_pretty(&facts).map_err(|e| e.to_string())?;
+            s.push('\n');
+            s
+        }
+        FactsFormat::Text => report::facts_text::render(&facts),
+    };
+    emit(&text)?;
+    Ok(0)
+}
+
+/// Builds a report for `host` (exposed for tests and the fleet tooling).
+pub fn build_report(host: &Host, version: DaosVersion, selection: &Selection) -> Report {
+    let start = Instant::now();
+    let facts = facts::collect(host);
+    let ctx = Context {
+        facts: &facts,
+        daos_version: version,
+    };
+    let checks: Vec<CheckResult> = checks::run_all(&ctx, selection)
+        .into_iter()
+        .map(CheckResult::from)
+        .collect();
+    let summary = Summary::of(&checks);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    Report {
+        schema: report::REPORT_SCHEMA.to_string(),
+        tool: Tool {
+            name: env!("CARGO_PKG_NAME").to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        },
+        host: HostId {
+            hostname: host.hostname(),
+            machine_id: host
+                .read_attr_opt("/etc/machine-id")
+                .filter(|s| !s.is_empty()),
+            boot_id: host.read_attr_opt("/proc/sys/kernel/random/boot_id"),
+            kernel: facts.kernel.release.clone(),
+        },
+        generated_at: report::rfc3339(now),
+        duration_ms: start.elapsed().as_millis() as u64,
+        daos_version: version.to_string(),
+        summary,
+        checks,
+        facts,
+    }
+}
+
+fn run_check(args: &CheckArgs) -> Result<i32, String> {
+    let host = host_of(&args.root)?;
+    let version = match &args.daos_version {
+        Some(v) => v
+            .parse::<DaosVersion>()
+            .map_err(|e| format!("--daos-version: {e}"))?,
+        None => DaosVersion::DEFAULT,
+    };
+    let selection = Selection {
+        only: args.only.clone(),
+        skip: args.skip.clone(),
+    };
+    selection.validate()?;
+    let report = build_report(&host, version, &selection);
+    let text = match args.format {
+        ReportFormat::Json => {
+            let mut s = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+            s.push('\n');
+            s
+        }
+        ReportFormat::Text => {
+            use std::io::IsTerminal;
+            let color = match args.color {
+                ColorChoice::Always => true,
+                ColorChoice::Never => false,
+                ColorChoice::Auto => {
+                    io::stdout().is_terminal()
+                        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                }
+            };
+            report::text::render(
+                &report,
+                report::text::TextOptions {
+                    color,
+                    quiet: args.quiet,
+                },
+            )
+        }
+    };
+    emit(&text)?;
+    Ok(report::exit_code(&report.summary, args.strict))
+}

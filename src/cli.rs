@@ -1,0 +1,163 @@
+//! Command-line definitions (clap). Only definitions here; behaviour is in `app`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Exit codes, shown in `--help` and the man page (design.md §3).
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0  no check failed
+  1  at least one check failed (with --strict: also a warning or an error)
+  2  usage error, or an unreadable/invalid input (file, check id)
+  3  fix could not apply everything
+  4  fix applied changes that need a reboot";
+
+/// Checks that a host is ready to run DAOS, explains what is not, and how to fix it.
+#[derive(Debug, Parser)]
+#[command(
+    name = "daos-preflight",
+    version,
+    about,
+    after_help = EXIT_CODES,
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    /// What to do; without a subcommand, `check` runs.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Options of `check`, accepted without the subcommand name.
+    #[command(flatten)]
+    pub check: CheckArgs,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the checks and report (the default).
+    Check(CheckArgs),
+    /// Print the facts read from the host.
+    Facts(FactsArgs),
+    /// List every check with its id and title.
+    List,
+    /// Explain what a check looks at and what its statuses mean.
+    Explain {
+        /// Check id (`iommu.kernel`).
+        id: String,
+    },
+}
+
+/// Output format of `check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ReportFormat {
+    /// Aligned text for people.
+    #[default]
+    Text,
+    /// `daos-preflight/report/v1` JSON.
+    Json,
+}
+
+/// Output format of `facts`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum FactsFormat {
+    /// Text for people.
+    #[default]
+    Text,
+    /// `daos-preflight/facts/v1` JSON.
+    Json,
+}
+
+/// When to colour text output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ColorChoice {
+    /// On a terminal, unless NO_COLOR is set.
+    #[default]
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// Where to read the host from.
+#[derive(Debug, Clone, Args, Default)]
+pub struct RootArgs {
+    /// Read DIR/sys, DIR/proc, DIR/etc ... instead of the live host (a captured tree).
+    /// Facts only a running kernel knows (clock state, addresses, limits) are null.
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+}
+
+/// Options of `check`.
+#[derive(Debug, Clone, Args, Default)]
+pub struct CheckArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+
+    #[command(flatten)]
+    pub root: RootArgs,
+
+    /// DAOS rules profile: 2.0, 2.2, 2.4, 2.6 or 2.8 [default: 2.6].
+    #[arg(long, value_name = "VERSION")]
+    pub daos_version: Option<String>,
+
+    /// Run only these checks or families (comma-separated: `iommu,time.sync`).
+    #[arg(long, value_name = "ID|PREFIX,...", value_delimiter = ',')]
+    pub only: Vec<String>,
+
+    /// Do not run these checks or families (comma-separated).
+    #[arg(long, value_name = "ID|PREFIX,...", value_delimiter = ',')]
+    pub skip: Vec<String>,
+
+    /// Exit 1 on warnings and errors too, not only on failures.
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Print only warn/fail/error lines; nothing when all is well (for ExecStartPre=).
+    #[arg(long, short)]
+    pub quiet: bool,
+
+    /// Colour the text output.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+/// Options of `facts`.
+#[derive(Debug, Clone, Args, Default)]
+pub struct FactsArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = FactsFormat::Text)]
+    pub format: FactsFormat,
+
+    #[command(flatten)]
+    pub root: RootArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn bare_invocation_and_flags_without_subcommand() {
+        let cli = Cli::try_parse_from(["daos-preflight"]).unwrap();
+        assert!(cli.command.is_none());
+        let cli = Cli::try_parse_from(["daos-preflight", "--format", "json", "--quiet"]).unwrap();
+        assert_eq!(cli.check.format, ReportFormat::Json);
+        assert!(cli.check.quiet);
+        let cli =
+            Cli::try_parse_from(["daos-preflight", "check", "--only", "iommu,time.sync"]).unwrap();
+        match cli.command {
+            Some(Command::Check(a)) => assert_eq!(a.only, vec!["iommu", "time.sync"]),
+            other => panic!("{other:?}"),
+        }
+        assert!(Cli::try_parse_from(["daos-preflight", "--format", "yaml"]).is_err());
+    }
+}
