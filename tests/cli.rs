@@ -23,7 +23,13 @@ fn run(args: &[&str]) -> Output {
 }
 
 fn json_report(root: &Path, extra: &[&str]) -> (Value, i32) {
-    let mut args = vec!["check", "--format", "json", "--root", root.to_str().unwrap()];
+    let mut args = vec![
+        "check",
+        "--format",
+        "json",
+        "--root",
+        root.to_str().unwrap(),
+    ];
     args.extend_from_slice(extra);
     let out = run(&args);
     let code = out.status.code().expect("exit code");
@@ -48,24 +54,74 @@ fn check<'a>(report: &'a Value, id: &str) -> &'a Value {
 /// (scenario, check, expected status, text that must appear in summary or remediation)
 const VERDICTS: &[(&str, &str, &str, &str)] = &[
     ("iommu-firmware-off", "iommu.firmware", "fail", "BIOS"),
-    ("iommu-firmware-off", "iommu.kernel", "fail", "no DMAR/IVRS table"),
+    (
+        "iommu-firmware-off",
+        "iommu.kernel",
+        "fail",
+        "no DMAR/IVRS table",
+    ),
     ("iommu-firmware-off", "iommu.mode", "skip", "iommu.kernel"),
-    ("iommu-kernel-off-el8", "iommu.firmware", "pass", "DMAR table present (352 bytes)"),
-    ("iommu-kernel-off-el8", "iommu.kernel", "fail", "intel_iommu=on"),
-    ("iommu-kernel-off-el8", "iommu.kernel", "fail", "grubby --update-kernel=ALL"),
+    (
+        "iommu-kernel-off-el8",
+        "iommu.firmware",
+        "pass",
+        "DMAR table present (352 bytes)",
+    ),
+    (
+        "iommu-kernel-off-el8",
+        "iommu.kernel",
+        "fail",
+        "intel_iommu=on",
+    ),
+    (
+        "iommu-kernel-off-el8",
+        "iommu.kernel",
+        "fail",
+        "grubby --update-kernel=ALL",
+    ),
     ("iommu-kernel-off-el8", "limits.memlock", "fail", "64.0 KiB"),
-    ("iommu-kernel-off-el8", "sysctl.daos", "warn", "vm.max_map_count=65530"),
-    ("iommu-kernel-off-cmdline", "iommu.kernel", "fail", "intel_iommu=off"),
-    ("iommu-kernel-off-cmdline", "hugepages.thp", "warn", "[madvise]"),
-    ("iommu-kernel-off-cmdline", "limits.memlock", "skip", "no daos_server.service"),
+    (
+        "iommu-kernel-off-el8",
+        "sysctl.daos",
+        "warn",
+        "vm.max_map_count=65530",
+    ),
+    (
+        "iommu-kernel-off-cmdline",
+        "iommu.kernel",
+        "fail",
+        "intel_iommu=off",
+    ),
+    (
+        "iommu-kernel-off-cmdline",
+        "hugepages.thp",
+        "warn",
+        "[madvise]",
+    ),
+    (
+        "iommu-kernel-off-cmdline",
+        "limits.memlock",
+        "skip",
+        "no daos_server.service",
+    ),
     ("iommu-on", "iommu.kernel", "pass", "3 unit(s)"),
     ("iommu-on", "iommu.mode", "pass", "translated"),
     ("iommu-passthrough", "iommu.mode", "pass", "passthrough"),
     ("iommu-passthrough", "hugepages.thp", "pass", "[never]"),
     ("iommu-passthrough", "limits.memlock", "pass", "unlimited"),
     ("iommu-passthrough", "sysctl.daos", "pass", "DAOS values"),
-    ("iommu-passthrough", "numa.topology", "pass", "node1 48 CPU(s) [24-47,72-95]"),
-    ("iommu-passthrough", "hugepages.total", "skip", "daos_server.yml"),
+    (
+        "iommu-passthrough",
+        "numa.topology",
+        "pass",
+        "node1 48 CPU(s) [24-47,72-95]",
+    ),
+    (
+        "iommu-passthrough",
+        "hugepages.total",
+        "skip",
+        "daos_server.yml",
+    ),
     ("iommu-passthrough", "time.sync", "skip", "live host"),
     ("iommu-noiommu", "iommu.mode", "warn", "no-IOMMU"),
     ("iommu-amd", "iommu.firmware", "pass", "IVRS"),
@@ -146,7 +202,11 @@ fn quiet_is_silent_on_success_and_prints_only_problems() {
         fixture("iommu-passthrough").to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(0));
-    assert!(out.stdout.is_empty(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let out = run(&[
         "check",
         "-q",
@@ -156,7 +216,12 @@ fn quiet_is_silent_on_success_and_prints_only_problems() {
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = text.lines().filter(|l| !l.starts_with(' ')).collect();
-    assert!(lines.iter().all(|l| l.starts_with("FAIL") || l.starts_with("WARN")), "{text}");
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.starts_with("FAIL") || l.starts_with("WARN")),
+        "{text}"
+    );
     assert!(lines.iter().any(|l| l.contains("iommu.kernel")));
     assert!(!text.contains("PASS") && !text.contains("SKIP"));
 }
@@ -169,16 +234,29 @@ fn text_report_is_aligned_with_hints_and_colour_only_when_asked() {
     assert!(!text.contains('\x1b'), "no colour on a pipe");
     let status_lines: Vec<&str> = text
         .lines()
-        .filter(|l| ["PASS", "WARN", "FAIL", "SKIP", "ERROR"].iter().any(|s| l.starts_with(s)))
+        .filter(|l| {
+            ["PASS", "WARN", "FAIL", "SKIP", "ERROR"]
+                .iter()
+                .any(|s| l.starts_with(s))
+        })
         .collect();
     assert_eq!(status_lines.len(), 9);
     // the summary column starts at the same offset on every line
-    let col = |l: &str| l.find("  ").map(|i| i + l[i..].find(|c: char| c != ' ').unwrap_or(0));
+    let col = |l: &str| {
+        l.find("  ")
+            .map(|i| i + l[i..].find(|c: char| c != ' ').unwrap_or(0))
+    };
     let id_col: Vec<_> = status_lines.iter().map(|l| col(l)).collect();
     assert!(id_col.windows(2).all(|w| w[0] == w[1]), "{text}");
     assert!(text.contains("fix: add intel_iommu=on"));
     assert!(text.contains("NOT READY"));
-    let out = run(&["check", "--color", "always", "--root", root.to_str().unwrap()]);
+    let out = run(&[
+        "check",
+        "--color",
+        "always",
+        "--root",
+        root.to_str().unwrap(),
+    ]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("\x1b[1;31mFAIL"));
 }
 
@@ -192,7 +270,10 @@ fn json_report_contract() {
     assert_eq!(r["host"]["machine_id"], "0123456789abcdef0123456789abcdef");
     assert_eq!(r["host"]["kernel"], "4.18.0-513.5.1.el8_9.x86_64");
     let ts = r["generated_at"].as_str().unwrap();
-    assert!(ts.len() == 20 && ts.ends_with('Z') && ts.as_bytes()[10] == b'T', "{ts}");
+    assert!(
+        ts.len() == 20 && ts.ends_with('Z') && ts.as_bytes()[10] == b'T',
+        "{ts}"
+    );
     assert_eq!(r["facts"]["schema"], "daos-preflight/facts/v1");
     // summary counts agree with the checks
     let checks = r["checks"].as_array().unwrap();
@@ -210,14 +291,21 @@ fn json_report_contract() {
     assert_eq!(n0["mem_total_kib"], 97673756);
     assert_eq!(n0["cpus"].as_array().unwrap().len(), 48);
     assert_eq!(r["facts"]["memory"]["hugepages_total"], 2560);
-    assert_eq!(r["facts"]["time"], Value::Null, "live-only fact is null under --root");
+    assert_eq!(
+        r["facts"]["time"],
+        Value::Null,
+        "live-only fact is null under --root"
+    );
 }
 
 #[test]
 fn list_and_explain_describe_every_check() {
     let out = run(&["list"]);
     let text = String::from_utf8(out.stdout).unwrap();
-    let ids: Vec<&str> = text.lines().filter_map(|l| l.split_whitespace().next()).collect();
+    let ids: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
     for id in [
         "iommu.firmware",
         "iommu.kernel",
@@ -252,7 +340,11 @@ fn closed_pipe_is_not_an_error() {
     drop(child.stdout.take()); // the reader goes away at once, like `| head -0`
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0));
-    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -272,7 +364,11 @@ fn check_on_this_machine() {
     // sensible: every check evaluated, live-only facts present, exit code 0 or 1.
     let out = run(&["check", "--format", "json"]);
     let code = out.status.code().unwrap();
-    assert!(code == 0 || code == 1, "exit {code}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        code == 0 || code == 1,
+        "exit {code}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r["facts"]["source"]["live"], true);
     let fail = r["summary"]["fail"].as_u64().unwrap();
@@ -286,7 +382,9 @@ fn check_on_this_machine() {
         String::from_utf8_lossy(&uname.stdout).trim()
     );
     // the IOMMU verdict agrees with the kernel's own view
-    let units = std::fs::read_dir("/sys/class/iommu").map(|d| d.count()).unwrap_or(0);
+    let units = std::fs::read_dir("/sys/class/iommu")
+        .map(|d| d.count())
+        .unwrap_or(0);
     let k = check(&r, "iommu.kernel");
     assert_eq!(k["status"] == "pass", units > 0, "{k}");
 }
@@ -296,7 +394,13 @@ fn check_on_this_machine() {
 #[test]
 fn golden_facts_and_report() {
     let root = fixture("iommu-kernel-off-el8");
-    let out = run(&["facts", "--format", "json", "--root", root.to_str().unwrap()]);
+    let out = run(&[
+        "facts",
+        "--format",
+        "json",
+        "--root",
+        root.to_str().unwrap(),
+    ]);
     let mut facts: Value = serde_json::from_slice(&out.stdout).unwrap();
     facts["source"]["root"] = Value::from("<root>");
     let (mut report, _) = json_report(&root, &[]);
@@ -327,13 +431,23 @@ fn unreadable_table_as_non_root() {
     let tmp = std::env::temp_dir().join(format!("dp-nonroot-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     let status = Command::new("cp")
-        .args(["-a", fixture("iommu-on").to_str().unwrap(), tmp.to_str().unwrap()])
+        .args([
+            "-a",
+            fixture("iommu-on").to_str().unwrap(),
+            tmp.to_str().unwrap(),
+        ])
         .status()
         .unwrap();
     assert!(status.success());
     let dmar = tmp.join("sys/firmware/acpi/tables/DMAR");
     let chmod = |p: &Path, mode: &str| {
-        assert!(Command::new("chmod").args([mode, p.to_str().unwrap()]).status().unwrap().success())
+        assert!(
+            Command::new("chmod")
+                .args([mode, p.to_str().unwrap()])
+                .status()
+                .unwrap()
+                .success()
+        )
     };
     chmod(&tmp, "755");
     chmod(&dmar, "400");
@@ -360,5 +474,8 @@ fn unreadable_table_as_non_root() {
     assert_eq!(dmar_fact["present"], true);
     assert_eq!(dmar_fact["readable"], false);
     let fw = check(&r, "iommu.firmware");
-    assert_ne!(fw["status"], "fail", "an unreadable table is not a missing one: {fw}");
+    assert_ne!(
+        fw["status"], "fail",
+        "an unreadable table is not a missing one: {fw}"
+    );
 }
