@@ -7,5 +7,6 @@ pub mod checks;
 pub mod cli;
 pub mod daos;
 pub mod facts;
+pub mod fix;
 pub mod host;
 pub mod report;
