@@ -6,7 +6,9 @@ use std::io::{self, Write};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::checks::{self, Context, Selection};
-use crate::cli::{CheckArgs, Cli, ColorChoice, Command, FactsFormat, ReportFormat, RootArgs};
+use crate::cli::{
+    CheckArgs, Cli, ColorChoice, Command, FactsFormat, FixArgs, FixFormat, ReportFormat, RootArgs,
+};
 use crate::daos::DaosVersion;
 use crate::facts;
 use crate::host::Host;
@@ -48,6 +50,7 @@ pub fn run(cli: Cli) -> i32 {
         None => run_check(&cli.check),
         Some(Command::Check(args)) => run_check(&args),
         Some(Command::Facts(args)) => run_facts(args.format, &args.root),
+        Some(Command::Fix(args)) => run_fix(&args),
         Some(Command::List) => run_list(),
         Some(Command::Explain { id }) => run_explain(&id),
     };
@@ -138,19 +141,59 @@ pub fn build_report(host: &Host, version: DaosVersion, selection: &Selection) ->
     }
 }
 
-fn run_check(args: &CheckArgs) -> Result<i32, String> {
-    let host = host_of(&args.root)?;
-    let version = match &args.daos_version {
+fn version_of(v: &Option<String>) -> Result<DaosVersion, String> {
+    match v {
         Some(v) => v
             .parse::<DaosVersion>()
-            .map_err(|e| format!("--daos-version: {e}"))?,
-        None => DaosVersion::DEFAULT,
-    };
+            .map_err(|e| format!("--daos-version: {e}")),
+        None => Ok(DaosVersion::DEFAULT),
+    }
+}
+
+fn selection_of(only: &[String], skip: &[String]) -> Result<Selection, String> {
     let selection = Selection {
-        only: args.only.clone(),
-        skip: args.skip.clone(),
+        only: only.to_vec(),
+        skip: skip.to_vec(),
     };
     selection.validate()?;
+    Ok(selection)
+}
+
+fn run_fix(args: &FixArgs) -> Result<i32, String> {
+    let host = host_of(&args.root)?;
+    if args.undo {
+        let (lines, ok) = crate::fix::undo(&host)?;
+        emit(&(lines.join("\n") + "\n"))?;
+        return Ok(if ok { 0 } else { 3 });
+    }
+    let version = version_of(&args.daos_version)?;
+    let selection = selection_of(&args.only, &args.skip)?;
+    let before = build_report(&host, version, &selection);
+    let opts = crate::fix::PlanOptions {
+        persistent: args.persistent,
+    };
+    let report = match crate::fix::run(&host, &before, opts, args.dry_run, || {
+        build_report(&host, version, &selection)
+    }) {
+        Ok(r) => r,
+        Err(e) => {
+            // lock held, journal unreadable: nothing was applied
+            eprintln!("daos-preflight: fix: {e}");
+            return Ok(3);
+        }
+    };
+    let text = match args.format {
+        FixFormat::Json => serde_json::to_string_pretty(&report).map_err(|e| e.to_string())? + "\n",
+        FixFormat::Text => crate::fix::render_text(&report),
+    };
+    emit(&text)?;
+    Ok(report.exit_code())
+}
+
+fn run_check(args: &CheckArgs) -> Result<i32, String> {
+    let host = host_of(&args.root)?;
+    let version = version_of(&args.daos_version)?;
+    let selection = selection_of(&args.only, &args.skip)?;
     let report = build_report(&host, version, &selection);
     let text = match args.format {
         ReportFormat::Json => {

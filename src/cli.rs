@@ -41,6 +41,9 @@ pub enum Command {
     Facts(FactsArgs),
     /// List every check with its id and title.
     List,
+    /// Fix what can be fixed from the host: plan, apply, read back, re-check.
+    /// `daos-preflight --fix` is the same.
+    Fix(FixArgs),
     /// Explain what a check looks at and what its statuses mean.
     Explain {
         /// Check id (`iommu.kernel`).
@@ -124,6 +127,65 @@ pub struct CheckArgs {
     pub color: ColorChoice,
 }
 
+/// Output format of `fix`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum FixFormat {
+    /// Text for people.
+    #[default]
+    Text,
+    /// `daos-preflight/fix/v1` JSON.
+    Json,
+}
+
+/// Options of `fix`.
+#[derive(Debug, Clone, Args, Default)]
+pub struct FixArgs {
+    /// Show exactly what would be written, loaded or run; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = FixFormat::Text)]
+    pub format: FixFormat,
+
+    #[command(flatten)]
+    pub root: RootArgs,
+
+    /// DAOS rules profile: 2.0, 2.2, 2.4, 2.6 or 2.8 [default: 2.6].
+    #[arg(long, value_name = "VERSION")]
+    pub daos_version: Option<String>,
+
+    /// Fix only these checks or families (comma-separated).
+    #[arg(long, value_name = "ID|PREFIX,...", value_delimiter = ',')]
+    pub only: Vec<String>,
+
+    /// Leave these checks or families alone (comma-separated).
+    #[arg(long, value_name = "ID|PREFIX,...", value_delimiter = ',')]
+    pub skip: Vec<String>,
+
+    /// Also make boot-time changes: kernel command line (grubby or /etc/default/grub),
+    /// sysctl.d. They need a reboot (exit code 4).
+    #[arg(long)]
+    pub persistent: bool,
+
+    /// Restore what earlier runs changed since boot (from /run/daos-preflight/journal.json).
+    #[arg(long, conflicts_with_all = ["dry_run", "persistent"])]
+    pub undo: bool,
+}
+
+/// Rewrites the spelling admins type from the docs, `daos-preflight --fix ...`, into
+/// `daos-preflight fix ...`.
+pub fn normalize_args<I: IntoIterator<Item = std::ffi::OsString>>(
+    args: I,
+) -> Vec<std::ffi::OsString> {
+    let mut v: Vec<std::ffi::OsString> = args.into_iter().collect();
+    if let Some(pos) = v.iter().position(|a| a == "--fix") {
+        v.remove(pos);
+        v.insert(1.min(v.len()), "fix".into());
+    }
+    v
+}
+
 /// Options of `facts`.
 #[derive(Debug, Clone, Args, Default)]
 pub struct FactsArgs {
@@ -159,5 +221,10 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(Cli::try_parse_from(["daos-preflight", "--format", "yaml"]).is_err());
+        let args = normalize_args(["daos-preflight", "--fix", "--dry-run"].map(Into::into));
+        match Cli::try_parse_from(args).unwrap().command {
+            Some(Command::Fix(f)) => assert!(f.dry_run),
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -3,6 +3,8 @@
 use clap::Parser;
 
 fn main() {
-    let cli = daos_preflight::cli::Cli::parse();
+    let cli = daos_preflight::cli::Cli::parse_from(daos_preflight::cli::normalize_args(
+        std::env::args_os(),
+    ));
     std::process::exit(daos_preflight::app::run(cli));
 }

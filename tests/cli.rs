@@ -479,3 +479,264 @@ fn unreadable_table_as_non_root() {
         "an unreadable table is not a missing one: {fw}"
     );
 }
+
+// ---------------------------------------------------------------------------------
+// fix, against writable copies of the fixture trees
+
+fn copy_fixture(name: &str, tag: &str) -> PathBuf {
+    let dst = std::env::temp_dir().join(format!("dp-fix-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dst);
+    let ok = Command::new("cp")
+        .args(["-a", fixture(name).to_str().unwrap(), dst.to_str().unwrap()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    dst
+}
+
+/// Every file under `root` with its content and mode, for "nothing changed" checks.
+fn snapshot(root: &Path) -> Vec<(String, Vec<u8>, u32)> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            let md = std::fs::symlink_metadata(&p).unwrap();
+            if md.is_dir() {
+                stack.push(p);
+            } else if md.is_file() {
+                out.push((
+                    p.display().to_string(),
+                    std::fs::read(&p).unwrap(),
+                    md.mode(),
+                ));
+            } else {
+                out.push((p.display().to_string(), Vec::new(), md.mode()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn fix_json(root: &Path, extra: &[&str]) -> (Value, i32) {
+    let mut args = vec!["fix", "--format", "json", "--root", root.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let out = run(&args);
+    let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}", String::from_utf8_lossy(&out.stderr));
+    });
+    (v, out.status.code().unwrap())
+}
+
+fn read(root: &Path, p: &str) -> String {
+    std::fs::read_to_string(root.join(p)).unwrap_or_else(|e| panic!("{p}: {e}"))
+}
+
+#[test]
+fn fix_dry_run_changes_nothing_and_shows_everything() {
+    let root = copy_fixture("iommu-kernel-off-el8", "dry");
+    let before = snapshot(&root);
+    let (plan, code) = fix_json(&root, &["--dry-run", "--persistent"]);
+    assert_eq!(code, 0);
+    assert_eq!(snapshot(&root), before, "a dry run wrote something");
+    assert_eq!(plan["schema"], "daos-preflight/fix/v1");
+    assert_eq!(plan["dry_run"], true);
+    let actions = plan["actions"].as_array().unwrap();
+    let find = |kind: &str, key: &str, val: &str| {
+        actions
+            .iter()
+            .find(|a| {
+                a["action"]["kind"] == kind && a["action"][key].as_str().unwrap_or("").contains(val)
+            })
+            .unwrap_or_else(|| panic!("no {kind} {key}~{val} in {plan}"))
+    };
+    let thp = find("write_attribute", "path", "transparent_hugepage/enabled");
+    assert_eq!(thp["action"]["value"], "never");
+    assert_eq!(thp["action"]["current"], "always");
+    assert_eq!(
+        find("write_attribute", "path", "vm/max_map_count")["action"]["value"],
+        "1000000"
+    );
+    let grub = find("write_file", "path", "/etc/default/grub");
+    let diff = grub["action"]["diff"].as_str().unwrap();
+    assert!(
+        diff.contains("-GRUB_CMDLINE_LINUX=\"crashkernel=auto"),
+        "{diff}"
+    );
+    assert!(
+        diff.contains("rhgb quiet intel_iommu=on iommu=pt transparent_hugepage=never\""),
+        "{diff}"
+    );
+    assert_eq!(grub["reboot_required"], true);
+    let grubby = actions
+        .iter()
+        .find(|a| a["action"]["kind"] == "run" && a["action"]["argv"][0] == "/usr/sbin/grubby")
+        .unwrap();
+    assert_eq!(grubby["action"]["argv"][1], "--update-kernel=ALL");
+    let dropin = find("write_file", "path", "daos_server.service.d");
+    assert!(
+        dropin["action"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("LimitMEMLOCK=infinity")
+    );
+    // BIOS and time are never "fixed": they are manual steps
+    let manual = plan["manual"].as_array().unwrap();
+    assert!(
+        manual.iter().all(|m| m["check"] != "iommu.kernel"),
+        "{plan}"
+    );
+    // without --persistent no boot configuration is touched
+    let (plan, _) = fix_json(&root, &["--dry-run"]);
+    let acts = plan["actions"].as_array().unwrap();
+    assert!(
+        acts.iter()
+            .all(
+                |a| a["action"]["path"] != "/etc/default/grub" && a["action"]["kind"] != "run"
+                    || a["check"] == "limits.memlock"
+            ),
+        "{plan}"
+    );
+    assert!(
+        plan["manual"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["check"] == "iommu.kernel"
+                && m["reason"].as_str().unwrap().contains("--persistent"))
+    );
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn fix_applies_reads_back_is_idempotent_and_undoes() {
+    let root = copy_fixture("iommu-kernel-off-el8", "apply");
+    let grub_before = read(&root, "etc/default/grub");
+    let (r, code) = fix_json(&root, &["--persistent"]);
+    // programs (grubby, systemctl) are never run against a tree: not everything applied
+    assert_eq!(code, 3, "{r}");
+    let results = r["results"].as_array().unwrap();
+    let actions = r["actions"].as_array().unwrap();
+    for (a, res) in actions.iter().zip(results) {
+        let want = if a["action"]["kind"] == "run" {
+            "skipped"
+        } else {
+            "applied"
+        };
+        assert_eq!(res["outcome"], want, "{a} {res}");
+    }
+    // what was written
+    assert_eq!(
+        read(&root, "sys/kernel/mm/transparent_hugepage/enabled").trim(),
+        "never"
+    );
+    assert_eq!(read(&root, "proc/sys/vm/max_map_count").trim(), "1000000");
+    assert_eq!(read(&root, "proc/sys/net/core/rmem_max").trim(), "1048576");
+    assert!(
+        read(&root, "etc/default/grub")
+            .contains("quiet intel_iommu=on iommu=pt transparent_hugepage=never\"")
+    );
+    assert_eq!(
+        read(&root, "etc/default/grub.daos-preflight.bak"),
+        grub_before
+    );
+    assert!(
+        read(&root, "etc/sysctl.d/90-daos-preflight.conf").contains("vm.max_map_count = 1000000")
+    );
+    assert!(
+        read(
+            &root,
+            "etc/systemd/system/daos_server.service.d/90-daos-preflight-memlock.conf"
+        )
+        .contains("LimitMEMLOCK=infinity")
+    );
+    // the fresh check after applying
+    assert_eq!(r["before"]["hugepages.thp"], "warn");
+    assert_eq!(r["after"]["hugepages.thp"], "pass");
+    assert_eq!(r["after"]["sysctl.daos"], "pass");
+    assert_eq!(r["before"]["limits.memlock"], "fail");
+    assert_eq!(r["after"]["limits.memlock"], "pass");
+    assert_eq!(r["after"]["iommu.kernel"], "fail", "needs the reboot");
+
+    // running it again changes nothing: only the program that could not run is re-planned
+    let snap = snapshot(&root);
+    let (again, code) = fix_json(&root, &["--persistent"]);
+    let acts = again["actions"].as_array().unwrap();
+    assert_eq!(acts.len(), 1, "{again}");
+    assert_eq!(acts[0]["action"]["argv"][0], "/usr/sbin/grubby");
+    assert_eq!(code, 3);
+    let (again, code) = fix_json(&root, &[]);
+    assert_eq!(again["actions"].as_array().unwrap().len(), 0, "{again}");
+    assert_eq!(code, 0);
+    let changed: Vec<_> = snapshot(&root)
+        .into_iter()
+        .filter(|f| !snap.contains(f) && !f.0.contains("/run/daos-preflight/"))
+        .collect();
+    assert!(changed.is_empty(), "second run changed {changed:?}");
+
+    // undo puts everything back
+    let out = run(&["fix", "--undo", "--root", root.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(
+        read(&root, "sys/kernel/mm/transparent_hugepage/enabled").trim(),
+        "always"
+    );
+    assert_eq!(read(&root, "proc/sys/vm/max_map_count").trim(), "65530");
+    assert_eq!(read(&root, "etc/default/grub"), grub_before);
+    assert!(!root.join("etc/sysctl.d/90-daos-preflight.conf").exists());
+    assert!(
+        !root
+            .join("etc/systemd/system/daos_server.service.d/90-daos-preflight-memlock.conf")
+            .exists()
+    );
+    let out = run(&["fix", "--undo", "--root", root.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("nothing to undo"));
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn fix_refuses_to_run_twice_at_once() {
+    let root = copy_fixture("iommu-kernel-off-el8", "lock");
+    std::fs::create_dir_all(root.join("run/daos-preflight")).unwrap();
+    let lock = root.join("run/daos-preflight/lock");
+    // util-linux flock holds the lock while we try
+    let mut holder = Command::new("flock")
+        .args([lock.to_str().unwrap(), "sleep", "20"])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let before = read(&root, "proc/sys/vm/max_map_count");
+    let out = run(&["fix", "--root", root.to_str().unwrap()]);
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("another daos-preflight fix"));
+    assert_eq!(
+        read(&root, "proc/sys/vm/max_map_count"),
+        before,
+        "nothing applied"
+    );
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn fix_alias_and_nothing_to_do() {
+    let root = copy_fixture("iommu-passthrough", "alias");
+    let out = bin()
+        .args(["--fix", "--dry-run", "--root", root.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("fix --dry-run: nothing to do"));
+    let (plan, _) = fix_json(&root, &["--dry-run"]);
+    assert_eq!(plan["actions"], serde_json::json!([]));
+    let _ = std::fs::remove_dir_all(&root);
+}

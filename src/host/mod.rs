@@ -14,6 +14,7 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 pub mod syscalls;
+pub mod write;
 
 pub use syscalls::{AddressFamily, InterfaceAddress, MemlockLimit, TimeSyncState};
 
