@@ -256,9 +256,10 @@ mod tests {
             Some("(hd0,gpt2)/vmlinuz-4.18.0-513.5.1.el8_9.x86_64")
         );
         assert_eq!(args[6].key, "rd.lvm.lv");
-        assert_eq!(args[8].key, "rhgb");
-        assert_eq!(args[8].value, None);
-        assert_eq!(args[10].value.as_deref(), Some("on"));
+        assert_eq!(args[7].key, "rhgb");
+        assert_eq!(args[7].value, None);
+        assert_eq!(args[9].key, "intel_iommu");
+        assert_eq!(args[9].value.as_deref(), Some("on"));
         assert_eq!(args[11].key, "dyndbg");
         assert_eq!(args[11].value.as_deref(), Some("file drivers/x.c +p"));
         assert_eq!(args[12].key, "acpi_osi");
