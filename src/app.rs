@@ -53,11 +53,44 @@ pub fn run(cli: Cli) -> i32 {
         Some(Command::Fix(args)) => run_fix(&args),
         Some(Command::List) => run_list(),
         Some(Command::Explain { id }) => run_explain(&id),
+        Some(Command::Generate { what }) => run_generate(what),
     };
     match result {
         Ok(code) => code,
         Err(msg) => fail_usage(&msg),
     }
+}
+
+fn run_generate(what: crate::cli::Generated) -> Result<i32, String> {
+    use crate::cli::Generated;
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    let mut buf: Vec<u8> = Vec::new();
+    match what {
+        Generated::Man => clap_mangen::Man::new(cmd)
+            .render(&mut buf)
+            .map_err(|e| e.to_string())?,
+        Generated::Bash => clap_complete::generate(
+            clap_complete::Shell::Bash,
+            &mut cmd,
+            "daos-preflight",
+            &mut buf,
+        ),
+        Generated::Zsh => clap_complete::generate(
+            clap_complete::Shell::Zsh,
+            &mut cmd,
+            "daos-preflight",
+            &mut buf,
+        ),
+        Generated::Fish => clap_complete::generate(
+            clap_complete::Shell::Fish,
+            &mut cmd,
+            "daos-preflight",
+            &mut buf,
+        ),
+    }
+    emit(&String::from_utf8_lossy(&buf))?;
+    Ok(0)
 }
 
 fn run_list() -> Result<i32, String> {

@@ -49,6 +49,26 @@ pub enum Command {
         /// Check id (`iommu.kernel`).
         id: String,
     },
+    /// Write the man page or a shell completion script to stdout (used by packaging).
+    #[command(hide = true)]
+    Generate {
+        /// What to generate.
+        #[arg(value_enum)]
+        what: Generated,
+    },
+}
+
+/// Build artefacts generated from these definitions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Generated {
+    /// daos-preflight(1) in roff.
+    Man,
+    /// bash completion.
+    Bash,
+    /// zsh completion.
+    Zsh,
+    /// fish completion.
+    Fish,
 }
 
 /// Output format of `check`.
