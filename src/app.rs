@@ -6,8 +6,11 @@ use std::io::{self, Write};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::checks::{self, Context, Selection};
-use crate::cli::{CheckArgs, Cli, ColorChoice, Command, FactsFormat, ReportFormat, RootArgs};
+use crate::cli::{
+    CheckArgs, Cli, ColorChoice, Command, FactsFormat, ReportFormat, RoleArg, RootArgs,
+};
 use crate::daos::DaosVersion;
+use crate::daos::config::{ConfigPaths, LoadedConfigs, RoleChoice};
 use crate::facts;
 use crate::host::Host;
 use crate::report::{self, CheckResult, HostId, Report, Summary, Tool};
@@ -100,11 +103,22 @@ fn run_facts(format: FactsFormat, root: &RootArgs) -> Result<i32, String> {
 
 /// Builds a report for `host` (exposed for tests and the fleet tooling).
 pub fn build_report(host: &Host, version: DaosVersion, selection: &Selection) -> Report {
+    build_report_with(host, version, selection, None)
+}
+
+/// Builds a report for `host` with the DAOS configuration read beforehand.
+pub fn build_report_with(
+    host: &Host,
+    version: DaosVersion,
+    selection: &Selection,
+    config: Option<&LoadedConfigs>,
+) -> Report {
     let start = Instant::now();
     let facts = facts::collect(host);
     let ctx = Context {
         facts: &facts,
         daos_version: version,
+        config,
     };
     let checks: Vec<CheckResult> = checks::run_all(&ctx, selection)
         .into_iter()
@@ -138,20 +152,56 @@ pub fn build_report(host: &Host, version: DaosVersion, selection: &Selection) ->
     }
 }
 
+/// An explicit `--*-config F`: a real path on this machine (not under `--root`), made
+/// absolute; it must exist (a typo must not silently judge nothing).
+fn explicit_path(flag: &str, p: Option<&std::path::Path>) -> Result<Option<String>, String> {
+    let Some(p) = p else { return Ok(None) };
+    let abs = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map_err(|e| format!("{flag}: current directory: {e}"))?
+            .join(p)
+    };
+    if !abs.exists() {
+        return Err(format!("{flag} {}: not found", p.display()));
+    }
+    Ok(Some(abs.display().to_string()))
+}
+
 fn run_check(args: &CheckArgs) -> Result<i32, String> {
     let host = host_of(&args.root)?;
-    let version = match &args.daos_version {
-        Some(v) => v
-            .parse::<DaosVersion>()
-            .map_err(|e| format!("--daos-version: {e}"))?,
-        None => DaosVersion::DEFAULT,
+    let (version, version_source) = match &args.daos_version {
+        Some(v) => (
+            v.parse::<DaosVersion>()
+                .map_err(|e| format!("--daos-version: {e}"))?,
+            "--daos-version".to_string(),
+        ),
+        None => match crate::daos::install::installed_server_version(&host) {
+            Some((v, source)) => (v, format!("installed package ({source})")),
+            None => (
+                DaosVersion::DEFAULT,
+                "default (no installed daos-server package found)".to_string(),
+            ),
+        },
     };
     let selection = Selection {
         only: args.only.clone(),
         skip: args.skip.clone(),
     };
     selection.validate()?;
-    let report = build_report(&host, version, &selection);
+    let paths = ConfigPaths {
+        server: explicit_path("--server-config", args.server_config.as_deref())?,
+        agent: explicit_path("--agent-config", args.agent_config.as_deref())?,
+        control: explicit_path("--control-config", args.control_config.as_deref())?,
+    };
+    let role = match args.role {
+        RoleArg::Auto => RoleChoice::Auto,
+        RoleArg::Server => RoleChoice::Server,
+        RoleArg::Agent => RoleChoice::Agent,
+    };
+    let configs = crate::daos::config::load::load(&host, &paths, version, &version_source, role);
+    let report = build_report_with(&host, version, &selection, Some(&configs));
     let text = match args.format {
         ReportFormat::Json => {
             let mut s = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;

@@ -136,7 +136,7 @@ pub fn hugepage_plan(
     let total_pages = per_node_pages * n;
     let size = crate::checks::human_kib(hugepage_size_kib);
     let mut arithmetic = format!(
-        "({targets} targets{} ) × 1 GiB / {size} pages = {min_pages} pages",
+        "({targets} targets{}) × 1 GiB / {size} pages = {min_pages} pages",
         if sys_xs > 0 {
             format!(" + {sys_xs} MD-on-SSD sys xstream(s)")
         } else {

@@ -182,6 +182,12 @@ fn read<T>(
             Ok(parsed) => {
                 let mut issues = parsed.issues;
                 issues.extend(validate(&parsed.config, &shown));
+                // file order, positionless issues last
+                issues.sort_by_key(|i| {
+                    i.location
+                        .as_ref()
+                        .map_or((usize::MAX, 0), |l| (l.line, l.column))
+                });
                 FileLoad::Loaded {
                     path: shown,
                     config: parsed.config,
