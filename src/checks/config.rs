@@ -50,7 +50,10 @@ fn judge<T>(what: &str, load: &FileLoad<T>, version: &str) -> Finding {
 }
 
 fn judge_issues(what: &str, path: &str, issues: &[Issue], version: &str) -> Finding {
-    let errors: Vec<&Issue> = issues.iter().filter(|i| i.severity == Severity::Error).collect();
+    let errors: Vec<&Issue> = issues
+        .iter()
+        .filter(|i| i.severity == Severity::Error)
+        .collect();
     let warnings: Vec<&Issue> = issues
         .iter()
         .filter(|i| i.severity == Severity::Warning)
@@ -59,7 +62,11 @@ fn judge_issues(what: &str, path: &str, issues: &[Issue], version: &str) -> Find
     let actions: Vec<String> = issues
         .iter()
         .filter_map(|i| {
-            let at = i.location.as_ref().map(|l| format!("{l}: ")).unwrap_or_default();
+            let at = i
+                .location
+                .as_ref()
+                .map(|l| format!("{l}: "))
+                .unwrap_or_default();
             i.fix.as_ref().map(|f| format!("{at}{f}"))
         })
         .collect();
@@ -75,13 +82,17 @@ fn judge_issues(what: &str, path: &str, issues: &[Issue], version: &str) -> Find
         }
         f.fix(format!("edit {path}"), &actions, false)
     } else if let Some(first) = warnings.first() {
-        let mut f = Finding::warn(format!("{what} loads under DAOS {version} rules, but: {first}"));
+        let mut f = Finding::warn(format!(
+            "{what} loads under DAOS {version} rules, but: {first}"
+        ));
         if let Some(code) = warnings.iter().find_map(|i| i.fault.as_deref()) {
             f = f.fault(code);
         }
         f.fix(format!("edit {path}"), &actions, false)
     } else {
-        Finding::pass(format!("{what} passes DAOS {version} parsing and validation rules"))
+        Finding::pass(format!(
+            "{what} passes DAOS {version} parsing and validation rules"
+        ))
     };
     finding
         .detail("path", path)
@@ -200,9 +211,9 @@ skip: no file (dmg is only needed where the system is administered)."
             return Finding::skip("no DAOS configuration was read");
         };
         match &c.control {
-            FileLoad::Absent { path } => Finding::skip(format!(
-                "{path} not present (only needed where dmg is run)"
-            )),
+            FileLoad::Absent { path } => {
+                Finding::skip(format!("{path} not present (only needed where dmg is run)"))
+            }
             load => judge("daos_control.yml", load, c.version.as_str()),
         }
     }
@@ -326,12 +337,19 @@ fn consistency(c: &LoadedConfigs) -> Finding {
         ))
     };
     finding
-        .detail("names", names.iter().map(|(f, n)| format!("{f}: {n}")).collect::<Vec<_>>())
+        .detail(
+            "names",
+            names
+                .iter()
+                .map(|(f, n)| format!("{f}: {n}"))
+                .collect::<Vec<_>>(),
+        )
         .detail("servers", &reference)
 }
 
 /// The server configuration the requirement checks (hugepages, memory, cores) judge the
 /// host against, or the skip finding that says why there is none.
+#[allow(clippy::result_large_err)] // the Err is the finding itself, returned once per check
 pub(crate) fn server_for_requirements<'a>(
     ctx: &Context<'a>,
 ) -> Result<&'a crate::daos::config::ServerConfig, Finding> {

@@ -36,10 +36,10 @@ NUMA information."
             return Finding::skip("no NUMA/CPU information visible (/sys/devices/system/node)");
         }
         let host_cpus: usize = nodes.iter().map(|n| n.cpus.len()).sum();
-        let legacy = cfg
-            .engines
-            .iter()
-            .any(|e| e.first_core.is_some_and(|c| !(c == 0 && e.pinned_numa_node.is_some())));
+        let legacy = cfg.engines.iter().any(|e| {
+            e.first_core
+                .is_some_and(|c| !(c == 0 && e.pinned_numa_node.is_some()))
+        });
         let mut lines = Vec::new();
         let mut fails = Vec::new();
         if legacy {
@@ -67,18 +67,27 @@ NUMA information."
             }
             // A single unpinned engine on node 0 uses DAOS's legacy allocation over the
             // whole host (config/server.go SetEngineAffinities special case).
-            let single_unpinned = cfg.engines.len() == 1 && cfg.engines[0].pinned_numa_node.is_none();
+            let single_unpinned =
+                cfg.engines.len() == 1 && cfg.engines[0].pinned_numa_node.is_none();
             for (node, (need, engines)) in &per_node {
                 let have = if single_unpinned && *node == 0 {
                     host_cpus
                 } else {
-                    nodes.iter().find(|n| n.id == *node).map_or(0, |n| n.cpus.len())
+                    nodes
+                        .iter()
+                        .find(|n| n.id == *node)
+                        .map_or(0, |n| n.cpus.len())
                 };
                 let parts: Vec<String> = engines
                     .iter()
                     .map(|i| {
                         let e = &cfg.engines[*i];
-                        format!("engine {i}: 2 + {} targets + {} helpers = {}", e.targets, e.nr_xs_helpers, engine_cores_needed(e))
+                        format!(
+                            "engine {i}: 2 + {} targets + {} helpers = {}",
+                            e.targets,
+                            e.nr_xs_helpers,
+                            engine_cores_needed(e)
+                        )
                     })
                     .collect();
                 let place = if single_unpinned && *node == 0 {
@@ -86,7 +95,10 @@ NUMA information."
                 } else {
                     format!("NUMA node {node}")
                 };
-                let line = format!("{} → {need} cores on {place}, which has {have} CPUs", parts.join("; "));
+                let line = format!(
+                    "{} → {need} cores on {place}, which has {have} CPUs",
+                    parts.join("; ")
+                );
                 if *need > have {
                     fails.push(line.clone());
                 }

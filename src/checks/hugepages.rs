@@ -67,7 +67,10 @@ fail: more than MemTotal."
         let mem_needed_kib = want * size;
         if have >= want {
             let f = if notes.is_empty() {
-                Finding::pass(format!("{have} hugepages ≥ {want} needed: {}", plan.arithmetic))
+                Finding::pass(format!(
+                    "{have} hugepages ≥ {want} needed: {}",
+                    plan.arithmetic
+                ))
             } else {
                 Finding::warn(notes.join("; "))
             };
@@ -102,6 +105,7 @@ fail: more than MemTotal."
 }
 
 /// The server config and its hugepage plan (`None`: no bdevs), or why there is none.
+#[allow(clippy::result_large_err)] // the Err is the finding itself, returned once per check
 fn plan_for<'a>(
     ctx: &Context<'a>,
 ) -> Result<(&'a crate::daos::config::ServerConfig, Option<HugepagePlan>), Finding> {
@@ -174,7 +178,9 @@ skip: no server configuration, no bdevs, or no per-node information."
                     human_kib(want * size)
                 ));
             } else {
-                warns.push(format!("{line} (daos_server will allocate the rest at start)"));
+                warns.push(format!(
+                    "{line} (daos_server will allocate the rest at start)"
+                ));
             }
         }
         let all: Vec<String> = lines.iter().chain(&warns).chain(&fails).cloned().collect();

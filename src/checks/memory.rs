@@ -10,7 +10,7 @@ use crate::daos::requirements::{
 
 /// Bytes as GiB for people (`22 GiB`, `21.5 GiB`).
 pub fn gib(bytes: u64) -> String {
-    if bytes % GIB == 0 {
+    if bytes.is_multiple_of(GIB) {
         format!("{} GiB", bytes / GIB)
     } else {
         format!("{:.1} GiB", bytes as f64 / GIB as f64)
@@ -18,6 +18,7 @@ pub fn gib(bytes: u64) -> String {
 }
 
 /// The plan for the host, or the finding that says why there is none.
+#[allow(clippy::result_large_err)] // the Err is the finding itself, returned once per check
 fn plan(ctx: &Context) -> Result<RamdiskPlan, Finding> {
     let cfg = server_for_requirements(ctx)?;
     let m = &ctx.facts.memory;
@@ -46,7 +47,11 @@ fn arithmetic(p: &RamdiskPlan) -> String {
         gib(p.mem_total),
         gib(p.mem_huge),
         p.sys_reserved_gib,
-        if p.sys_reserved_is_default { " (default)" } else { "" },
+        if p.sys_reserved_is_default {
+            " (default)"
+        } else {
+            ""
+        },
         p.engines,
         gib(p.engine_reserved),
         match p.mem_total.checked_sub(p.reserved()) {
@@ -168,7 +173,9 @@ at all (see memory.ramdisk)."
         }
         let m = &ctx.facts.memory;
         let Some(avail_kib) = m.mem_available_kib else {
-            return Finding::skip("MemAvailable unknown (kernel < 3.14 or /proc/meminfo unreadable)");
+            return Finding::skip(
+                "MemAvailable unknown (kernel < 3.14 or /proc/meminfo unreadable)",
+            );
         };
         let size = m.hugepage_size_kib.unwrap_or(0) * 1024;
         let have_pages = m.hugepages_total.unwrap_or(0);

@@ -93,16 +93,18 @@ const ENGINE_KEYS: &[KeySpec] = &[
     key("spdk_rpc_server", V2_4, None),
     key("bdev_auto_faulty", V2_6, None),
     key("spdk_iobuf", V2_8, None),
-    // engine.LegacyStorage (flat storage keys), inline up to 2.2
-    key("scm_class", V2_0, Some(V2_2)),
-    key("bdev_class", V2_0, Some(V2_2)),
-    key("scm_mount", V2_0, Some(V2_2)),
-    key("scm_list", V2_0, Some(V2_2)),
-    key("scm_size", V2_0, Some(V2_2)),
-    key("bdev_list", V2_0, Some(V2_2)),
-    key("bdev_number", V2_0, Some(V2_2)),
-    key("bdev_size", V2_0, Some(V2_2)),
-    key("bdev_busid_range", V2_2, Some(V2_2)),
+    // engine.LegacyStorage (flat storage keys), inline up to 2.4 (2.4: config_legacy.go)
+    key("scm_class", V2_0, Some(V2_4)),
+    key("bdev_class", V2_0, Some(V2_4)),
+    key("scm_mount", V2_0, Some(V2_4)),
+    key("scm_list", V2_0, Some(V2_4)),
+    key("scm_size", V2_0, Some(V2_4)),
+    key("bdev_list", V2_0, Some(V2_4)),
+    key("bdev_number", V2_0, Some(V2_4)),
+    key("bdev_size", V2_0, Some(V2_4)),
+    key("bdev_busid_range", V2_2, Some(V2_4)),
+    key("scm_hugepages_disabled", V2_4, Some(V2_4)),
+    key("bdev_roles", V2_4, Some(V2_4)),
 ];
 
 /// Storage tier keys (`storage.TierConfig`).

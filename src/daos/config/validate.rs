@@ -363,7 +363,7 @@ pub fn validate_server(cfg: &ServerConfig, version: DaosVersion, file: &str) -> 
     });
     if legacy {
         for (i, e) in cfg.engines.iter().enumerate() {
-            if e.pinned_numa_node.is_some() && !(e.first_core.is_some_and(|c| c != 0)) {
+            if e.pinned_numa_node.is_some() && e.first_core.is_none_or(|c| c == 0) {
                 let key = format!("engines[{i}].pinned_numa_node");
                 out.warn(pos(&key), &key, format!("engine {i}: pinned_numa_node is ignored because first_core selects the legacy core allocation"), None, Some("use either first_core or pinned_numa_node in all engines".into()));
             }

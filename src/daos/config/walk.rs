@@ -179,7 +179,7 @@ impl<'a> Walker<'a> {
         let section = if path.is_empty() {
             "the top level".to_string()
         } else {
-            format!("{path}")
+            path.to_string()
         };
         let other = specs.iter().find(|s| s.name == name);
         let rename = renames.iter().find(|r| r.old == name || r.new == name);

@@ -108,10 +108,7 @@ pub fn parse(text: &str) -> Result<Option<Node>, SyntaxError> {
     let mut anchors: HashMap<usize, Node> = HashMap::new();
     let mut root: Option<Node> = None;
     let mut in_document = false;
-    loop {
-        let Some(item) = parser.next_event() else {
-            break;
-        };
+    while let Some(item) = parser.next_event() {
         let (event, span) = item.map_err(|e| {
             let m = e.marker();
             SyntaxError {
