@@ -75,9 +75,13 @@ fn uncommented_annotated_server_config_has_only_known_keys() {
             out.push_str(line);
             out.push('\n');
         }
-        let Ok(p) = parse_server(&out, "uncommented", v) else {
-            // prose lines of the annotation may not be YAML once uncommented
-            continue;
+        let p = match parse_server(&out, "uncommented", v) {
+            Ok(p) => p,
+            Err(e) => {
+                // prose lines of the annotation may not be YAML once uncommented
+                eprintln!("{dir}: uncommented annotation is not YAML: {e}");
+                continue;
+            }
         };
         let unknown: Vec<String> = p
             .issues
