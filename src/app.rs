@@ -7,9 +7,11 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::checks::{self, Context, Selection};
 use crate::cli::{
-    CheckArgs, Cli, ColorChoice, Command, FactsFormat, FixArgs, FixFormat, ReportFormat, RootArgs,
+    CheckArgs, Cli, ColorChoice, Command, ConfigArgs, FactsFormat, FixArgs, FixFormat,
+    ReportFormat, RoleArg, RootArgs,
 };
 use crate::daos::DaosVersion;
+use crate::daos::config::{ConfigPaths, LoadedConfigs, RoleChoice};
 use crate::facts;
 use crate::host::Host;
 use crate::report::{self, CheckResult, HostId, Report, Summary, Tool};
@@ -136,11 +138,22 @@ fn run_facts(format: FactsFormat, root: &RootArgs) -> Result<i32, String> {
 
 /// Builds a report for `host` (exposed for tests and the fleet tooling).
 pub fn build_report(host: &Host, version: DaosVersion, selection: &Selection) -> Report {
+    build_report_with(host, version, selection, None)
+}
+
+/// Builds a report for `host` with the DAOS configuration read beforehand.
+pub fn build_report_with(
+    host: &Host,
+    version: DaosVersion,
+    selection: &Selection,
+    config: Option<&LoadedConfigs>,
+) -> Report {
     let start = Instant::now();
     let facts = facts::collect(host);
     let ctx = Context {
         facts: &facts,
         daos_version: version,
+        config,
     };
     let checks: Vec<CheckResult> = checks::run_all(&ctx, selection)
         .into_iter()
@@ -174,40 +187,108 @@ pub fn build_report(host: &Host, version: DaosVersion, selection: &Selection) ->
     }
 }
 
-fn version_of(v: &Option<String>) -> Result<DaosVersion, String> {
-    match v {
-        Some(v) => v
-            .parse::<DaosVersion>()
-            .map_err(|e| format!("--daos-version: {e}")),
-        None => Ok(DaosVersion::DEFAULT),
+/// An explicit `--*-config F`: a real path on this machine (not under `--root`), made
+/// absolute; it must exist (a typo must not silently judge nothing).
+fn explicit_path(flag: &str, p: Option<&std::path::Path>) -> Result<Option<String>, String> {
+    let Some(p) = p else { return Ok(None) };
+    let abs = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map_err(|e| format!("{flag}: current directory: {e}"))?
+            .join(p)
+    };
+    if !abs.exists() {
+        return Err(format!("{flag} {}: not found", p.display()));
+    }
+    Ok(Some(abs.display().to_string()))
+}
+
+/// What `check` and `fix` both start from: the host, the rules profile, the selection
+/// and the DAOS configuration files.
+struct Prepared {
+    host: Host,
+    version: DaosVersion,
+    selection: Selection,
+    configs: LoadedConfigs,
+}
+
+impl Prepared {
+    fn report(&self) -> Report {
+        build_report_with(
+            &self.host,
+            self.version,
+            &self.selection,
+            Some(&self.configs),
+        )
     }
 }
 
-fn selection_of(only: &[String], skip: &[String]) -> Result<Selection, String> {
+fn prepare(
+    root: &RootArgs,
+    daos_version: &Option<String>,
+    only: &[String],
+    skip: &[String],
+    config: &ConfigArgs,
+) -> Result<Prepared, String> {
+    let host = host_of(root)?;
+    let (version, version_source) = match daos_version {
+        Some(v) => (
+            v.parse::<DaosVersion>()
+                .map_err(|e| format!("--daos-version: {e}"))?,
+            "--daos-version".to_string(),
+        ),
+        None => match crate::daos::install::installed_server_version(&host) {
+            Some((v, source)) => (v, format!("installed package ({source})")),
+            None => (
+                DaosVersion::DEFAULT,
+                "default (no installed daos-server package found)".to_string(),
+            ),
+        },
+    };
     let selection = Selection {
         only: only.to_vec(),
         skip: skip.to_vec(),
     };
     selection.validate()?;
-    Ok(selection)
+    let paths = ConfigPaths {
+        server: explicit_path("--server-config", config.server_config.as_deref())?,
+        agent: explicit_path("--agent-config", config.agent_config.as_deref())?,
+        control: explicit_path("--control-config", config.control_config.as_deref())?,
+    };
+    let role = match config.role {
+        RoleArg::Auto => RoleChoice::Auto,
+        RoleArg::Server => RoleChoice::Server,
+        RoleArg::Agent => RoleChoice::Agent,
+    };
+    let configs = crate::daos::config::load::load(&host, &paths, version, &version_source, role);
+    Ok(Prepared {
+        host,
+        version,
+        selection,
+        configs,
+    })
 }
 
 fn run_fix(args: &FixArgs) -> Result<i32, String> {
-    let host = host_of(&args.root)?;
     if args.undo {
+        let host = host_of(&args.root)?;
         let (lines, ok) = crate::fix::undo(&host)?;
         emit(&(lines.join("\n") + "\n"))?;
         return Ok(if ok { 0 } else { 3 });
     }
-    let version = version_of(&args.daos_version)?;
-    let selection = selection_of(&args.only, &args.skip)?;
-    let before = build_report(&host, version, &selection);
+    let p = prepare(
+        &args.root,
+        &args.daos_version,
+        &args.only,
+        &args.skip,
+        &args.config,
+    )?;
+    let before = p.report();
     let opts = crate::fix::PlanOptions {
         persistent: args.persistent,
     };
-    let report = match crate::fix::run(&host, &before, opts, args.dry_run, || {
-        build_report(&host, version, &selection)
-    }) {
+    let report = match crate::fix::run(&p.host, &before, opts, args.dry_run, || p.report()) {
         Ok(r) => r,
         Err(e) => {
             // lock held, journal unreadable: nothing was applied
@@ -224,10 +305,14 @@ fn run_fix(args: &FixArgs) -> Result<i32, String> {
 }
 
 fn run_check(args: &CheckArgs) -> Result<i32, String> {
-    let host = host_of(&args.root)?;
-    let version = version_of(&args.daos_version)?;
-    let selection = selection_of(&args.only, &args.skip)?;
-    let report = build_report(&host, version, &selection);
+    let p = prepare(
+        &args.root,
+        &args.daos_version,
+        &args.only,
+        &args.skip,
+        &args.config,
+    )?;
+    let report = p.report();
     let text = match args.format {
         ReportFormat::Json => {
             let mut s = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;

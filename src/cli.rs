@@ -122,7 +122,9 @@ pub struct CheckArgs {
     #[command(flatten)]
     pub root: RootArgs,
 
-    /// DAOS rules profile: 2.0, 2.2, 2.4, 2.6 or 2.8 [default: 2.6].
+    /// DAOS rules profile: 2.0, 2.2, 2.4, 2.6 or 2.8 [default: the installed daos-server
+    /// package's release when it can be read (versioned /usr/share/doc directory, dnf or yum
+    /// log under ROOT), else 2.6].
     #[arg(long, value_name = "VERSION")]
     pub daos_version: Option<String>,
 
@@ -145,6 +147,42 @@ pub struct CheckArgs {
     /// Colour the text output.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// The DAOS configuration files to judge, and the node's role.
+#[derive(Debug, Clone, Args, Default)]
+pub struct ConfigArgs {
+    /// daos_server.yml to judge, a path on this machine [default: ROOT/etc/daos/daos_server.yml].
+    #[arg(long, value_name = "F")]
+    pub server_config: Option<PathBuf>,
+
+    /// daos_agent.yml to judge, a path on this machine [default: ROOT/etc/daos/daos_agent.yml].
+    #[arg(long, value_name = "F")]
+    pub agent_config: Option<PathBuf>,
+
+    /// daos_control.yml to judge, a path on this machine [default: ROOT/etc/daos/daos_control.yml].
+    #[arg(long, value_name = "F")]
+    pub control_config: Option<PathBuf>,
+
+    /// Judge the host as a server, a client (agent) node, or decide from the files present
+    /// (auto: server when daos_server.yml exists, agent when only daos_agent.yml does).
+    #[arg(long, value_enum, default_value_t = RoleArg::Auto)]
+    pub role: RoleArg,
+}
+
+/// `--role`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum RoleArg {
+    /// From the files present.
+    #[default]
+    Auto,
+    /// A DAOS server.
+    Server,
+    /// A client node running daos_agent.
+    Agent,
 }
 
 /// Output format of `fix`.
@@ -187,6 +225,9 @@ pub struct FixArgs {
     /// sysctl.d. They need a reboot (exit code 4).
     #[arg(long)]
     pub persistent: bool,
+
+    #[command(flatten)]
+    pub config: ConfigArgs,
 
     /// Restore what earlier runs changed since boot (from /run/daos-preflight/journal.json).
     #[arg(long, conflicts_with_all = ["dry_run", "persistent"])]
@@ -246,5 +287,16 @@ mod tests {
             Some(Command::Fix(f)) => assert!(f.dry_run),
             other => panic!("{other:?}"),
         }
+        let cli = Cli::try_parse_from([
+            "daos-preflight",
+            "--server-config",
+            "s.yml",
+            "--role",
+            "agent",
+        ])
+        .unwrap();
+        assert_eq!(cli.check.config.role, RoleArg::Agent);
+        assert_eq!(cli.check.config.server_config, Some(PathBuf::from("s.yml")));
+        assert!(Cli::try_parse_from(["daos-preflight", "--role", "client"]).is_err());
     }
 }

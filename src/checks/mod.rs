@@ -10,11 +10,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::daos::DaosVersion;
+use crate::daos::config::LoadedConfigs;
 use crate::facts::Facts;
 
+pub mod config;
+pub mod cpu;
 pub mod hugepages;
 pub mod iommu;
 pub mod limits;
+pub mod memory;
 pub mod numa;
 pub mod sysctl;
 pub mod time;
@@ -170,6 +174,19 @@ pub struct Context<'a> {
     pub facts: &'a Facts,
     /// The DAOS rules profile.
     pub daos_version: DaosVersion,
+    /// The DAOS configuration files as read and judged (`None`: not read).
+    pub config: Option<&'a LoadedConfigs>,
+}
+
+impl<'a> Context<'a> {
+    /// A context without DAOS configuration (checks that need it skip).
+    pub fn new(facts: &'a Facts, daos_version: DaosVersion) -> Self {
+        Context {
+            facts,
+            daos_version,
+            config: None,
+        }
+    }
 }
 
 /// A check: stable id, title, explanation, and a pure evaluation.
@@ -192,10 +209,18 @@ pub fn registry() -> &'static [&'static dyn Check] {
         &iommu::Mode,
         &numa::Topology,
         &hugepages::Total,
+        &hugepages::Numa,
         &hugepages::Thp,
+        &memory::Ramdisk,
+        &memory::Available,
+        &cpu::Cores,
         &time::Sync,
         &limits::Memlock,
         &sysctl::Daos,
+        &config::Server,
+        &config::Agent,
+        &config::Control,
+        &config::Consistency,
     ]
 }
 

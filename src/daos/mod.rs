@@ -4,6 +4,10 @@
 use std::fmt;
 use std::str::FromStr;
 
+pub mod config;
+pub mod install;
+pub mod requirements;
+
 use serde::{Deserialize, Serialize};
 
 /// A DAOS release whose rules daos-preflight applies. Rules differ between releases
