@@ -879,7 +879,8 @@ impl Scenario {
             "#!/bin/sh\n# rerun this scenario's guest by hand\nexec qemu-system-x86_64",
         );
         for a in &args {
-            script.push_str(" \\\n  ");
+            // An option starts a line; its value follows on the same line.
+            script.push_str(if a.starts_with('-') { " \\\n  " } else { " " });
             script.push_str(&sh_quote(a));
         }
         script.push('\n');

@@ -41,7 +41,7 @@ capture() {
 # Waits up to 20 s for a shell condition.
 wait_for() {
   n=0
-  while ! sh -c "$1" >/dev/null 2>&1; do
+  while ! eval "$1" >/dev/null 2>&1; do
     n=$((n + 1))
     if [ $n -gt 200 ]; then
       echo "@@DPF-WAIT-TIMEOUT $1@@"
