@@ -16,7 +16,7 @@
 //! `qemu.sh` (the exact command, runnable by hand), `initramfs.cpio` and one file per
 //! capture. Environment knobs: `DAOS_PREFLIGHT_VM_BINARY` (use this static binary
 //! instead of building one), `DAOS_PREFLIGHT_VM_KERNEL` (a kernel version under /boot
-//! and /lib/modules), `DAOS_PREFLIGHT_VM_TIMEOUT` (seconds per boot, default 240).
+//! and /lib/modules), `DAOS_PREFLIGHT_VM_TIMEOUT` (seconds per boot, default 120).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::{self, Display, Write as _};
@@ -560,7 +560,7 @@ impl Scenario {
             .ok()
             .and_then(|s| s.parse().ok())
             .map(Duration::from_secs)
-            .unwrap_or(Duration::from_secs(240));
+            .unwrap_or(Duration::from_secs(120));
         Scenario {
             name: name.to_string(),
             iommu: IommuDevice::None,
@@ -925,7 +925,7 @@ impl Scenario {
         drop(lock);
 
         let raw = fs::read(dir.join("console.log")).unwrap_or_default();
-        let console = String::from_utf8_lossy(&raw).replace('\r', "");
+        let console = clean_console(&String::from_utf8_lossy(&raw));
         let stderr = fs::read_to_string(dir.join("qemu-stderr.log")).unwrap_or_default();
         let run = GuestRun {
             name: self.name.clone(),
@@ -983,6 +983,30 @@ pub struct Section {
     pub rc: i32,
     /// Its output (stdout and stderr as they reached the console).
     pub text: String,
+}
+
+/// The console as text: no `\r`, no terminal escapes (SeaBIOS clears the screen, which
+/// would garble a CI log that prints the console).
+pub fn clean_console(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\r' => {}
+            // ESC [ ... final byte (CSI), or ESC + one character (ESC c: reset).
+            '\x1b' => {
+                if chars.next() == Some('[') {
+                    for c in chars.by_ref() {
+                        if ('@'..='~').contains(&c) {
+                            break;
+                        }
+                    }
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Splits a console log into captures (see tests/vm/init.sh for the markers). A marker
@@ -1444,6 +1468,12 @@ kernel/drivers/vfio/vfio.ko.zst:
         );
         assert!(db.load_order(&["nope"]).is_err());
         assert_eq!(uncompressed_name("a/b.ko.zst"), "a/b.ko");
+    }
+
+    #[test]
+    fn console_loses_escapes_and_carriage_returns() {
+        let raw = "\x1bc\x1b[?7l\x1b[2J\x1b[0mSeaBIOS\r\nBooting\r\n\x1bc\x1b[?7l\x1b[2J@@DPF-BOOTED 6.1@@\r\n";
+        assert_eq!(clean_console(raw), "SeaBIOS\nBooting\n@@DPF-BOOTED 6.1@@\n");
     }
 
     #[test]
