@@ -12,8 +12,8 @@ mod cpio;
 mod harness;
 
 use harness::{
-    GUEST_USER, GUEST_USER_ID, GuestRun, IommuDevice, Nic, NicModel, PciSlot, Scenario, vm_assert,
-    vm_assert_eq,
+    GUEST_BINARY, GUEST_USER, GUEST_USER_ID, GuestRun, IommuDevice, Nic, NicModel, PciSlot,
+    Scenario, vm_assert, vm_assert_eq,
 };
 use serde_json::Value;
 
@@ -63,11 +63,6 @@ fn assert_status(run: &GuestRun, id: &str, want: &str) {
         "{id}: {}",
         serde_json::to_string_pretty(&check).unwrap_or_default()
     );
-}
-
-/// The whole check as text (summary, details, remediation), for "does it say X".
-fn check_text(check: &Value) -> String {
-    check.to_string()
 }
 
 /// One facts entry of an array by a key (`pci.devices` by `address`).
@@ -222,7 +217,7 @@ fn assert_nic_link_down(run: &GuestRun, pci_address: &str, how: LinkDown) {
         );
         vm_assert!(
             run,
-            check_text(check).contains(name),
+            check.to_string().contains(name),
             "nic.link should name {name}: {check}"
         );
     }
@@ -493,7 +488,7 @@ fn intel_iommu_kernel_default() {
         let check = run.check(id);
         vm_assert!(
             run,
-            check["remediation"].is_null() && !check_text(&check).contains("intel_iommu=on"),
+            check["remediation"].is_null() && !check.to_string().contains("intel_iommu=on"),
             "{id} must not ask for a flag the kernel defaults to: {check}"
         );
     }
@@ -628,7 +623,7 @@ fn nic_link_down() {
 fn non_root_user() {
     let run = intel_machine("non_root_user")
         .binary_as(GUEST_USER)
-        .capture("facts-root", "/bin/daos-preflight facts --format json")
+        .capture("facts-root", &format!("{GUEST_BINARY} facts --format json"))
         .capture_as("id", GUEST_USER, "id -u")
         .boot();
     let sys = run.sysfs();

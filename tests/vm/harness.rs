@@ -64,7 +64,7 @@ const INIT_SH: &str = include_str!("init.sh");
 const SYSFS_LISTING_SH: &str = include_str!("sysfs-listing.sh");
 
 /// The static binary's path inside the guest.
-const GUEST_BINARY: &str = "/bin/daos-preflight";
+pub const GUEST_BINARY: &str = "/bin/daos-preflight";
 
 // ---------------------------------------------------------------------------------------
 // Host-side ingredients: binary, kernel, modules, busybox.
@@ -927,13 +927,16 @@ impl Scenario {
         let raw = fs::read(dir.join("console.log")).unwrap_or_default();
         let console = clean_console(&String::from_utf8_lossy(&raw));
         let stderr = fs::read_to_string(dir.join("qemu-stderr.log")).unwrap_or_default();
-        let run = GuestRun {
+        let mut run = GuestRun {
             name: self.name.clone(),
             dir,
             sections: parse_sections(&console),
             console,
             elapsed,
             cmdline: self.cmdline(),
+            report: Value::Null,
+            facts: Value::Null,
+            sysfs: SysfsView::default(),
         };
         let problem = match status {
             None => Some(format!(
@@ -946,6 +949,10 @@ impl Scenario {
         if let Some(p) = problem {
             run.fail(format!("guest run failed: {p}"));
         }
+        run.report = run.json("check");
+        run.facts = run.json("facts");
+        run.sysfs = SysfsView::parse(&run.section("sysfs").text)
+            .unwrap_or_else(|e| run.fail(format!("sysfs listing: {e}")));
         for (name, sec) in &run.sections {
             let ext = if sec.text.trim_start().starts_with('{') {
                 "json"
@@ -1061,6 +1068,12 @@ pub struct GuestRun {
     pub elapsed: Duration,
     /// The kernel command line it was given.
     pub cmdline: String,
+    /// The `check --format json` report.
+    report: Value,
+    /// The `facts --format json` facts.
+    facts: Value,
+    /// The busybox view of the guest.
+    sysfs: SysfsView,
 }
 
 impl GuestRun {
@@ -1130,33 +1143,27 @@ impl GuestRun {
     }
 
     /// The `check --format json` report.
-    #[track_caller]
-    pub fn report(&self) -> Value {
-        self.json("check")
+    pub fn report(&self) -> &Value {
+        &self.report
     }
 
     /// The `facts --format json` facts.
-    #[track_caller]
-    pub fn facts(&self) -> Value {
-        self.json("facts")
+    pub fn facts(&self) -> &Value {
+        &self.facts
     }
 
     /// One check of the report, by id.
     #[track_caller]
-    pub fn check(&self, id: &str) -> Value {
-        let report = self.report();
-        report["checks"]
+    pub fn check(&self, id: &str) -> &Value {
+        self.report["checks"]
             .as_array()
             .and_then(|cs| cs.iter().find(|c| c["id"] == id))
-            .cloned()
             .unwrap_or_else(|| self.fail(format!("the report has no check {id:?}")))
     }
 
     /// The busybox view of the guest.
-    #[track_caller]
-    pub fn sysfs(&self) -> SysfsView {
-        SysfsView::parse(&self.section("sysfs").text)
-            .unwrap_or_else(|e| self.fail(format!("sysfs listing: {e}")))
+    pub fn sysfs(&self) -> &SysfsView {
+        &self.sysfs
     }
 
     /// A firmware table's bytes as the guest kernel exposes them (read as root),
