@@ -740,6 +740,16 @@ impl Scenario {
         s
     }
 
+    /// QEMU monitor commands to send before the guest runs.
+    fn monitor_commands(&self) -> Vec<String> {
+        self.nics
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| !n.carrier)
+            .map(|(i, _)| format!("set_link net{i} off"))
+            .collect()
+    }
+
     /// The QEMU arguments (after the binary), given the scenario directory.
     fn qemu_args(&self, dir: &Path, kernel: &GuestKernel) -> Vec<String> {
         let mut a: Vec<String> = Vec::new();
@@ -768,6 +778,11 @@ impl Scenario {
             format!("file:{}", dir.join("console.log").display()),
         );
         opt("-monitor", "stdio".into());
+        if !self.monitor_commands().is_empty() {
+            // Start paused; the monitor commands end with `cont`, so they apply before
+            // the guest's first instruction.
+            opt("-S", String::new());
+        }
         opt("-kernel", kernel.vmlinuz.display().to_string());
         opt("-initrd", dir.join("initramfs.cpio").display().to_string());
         opt("-append", self.cmdline());
@@ -868,13 +883,10 @@ impl Scenario {
                 .unwrap_or_else(|e| panic!("{}: {e}", img.display()));
         }
         let args = self.qemu_args(&dir, &base.kernel);
-        let monitor: Vec<String> = self
-            .nics
-            .iter()
-            .enumerate()
-            .filter(|(_, n)| !n.carrier)
-            .map(|(i, _)| format!("set_link net{i} off"))
-            .collect();
+        let mut monitor = self.monitor_commands();
+        if !monitor.is_empty() {
+            monitor.push("cont".to_string());
+        }
         let mut script = String::from(
             "#!/bin/sh\n# rerun this scenario's guest by hand\nexec qemu-system-x86_64",
         );
@@ -901,8 +913,8 @@ impl Scenario {
             .unwrap_or_else(|e| {
                 panic!("cannot start qemu-system-x86_64: {e} (run .ci/vm-deps.sh)")
             });
-        // Monitor commands go in before the guest gets far; the monitor processes them
-        // as soon as QEMU's main loop runs. stdin stays open until QEMU exits.
+        // The guest is paused (-S) until the last command, `cont`. stdin stays open
+        // until QEMU exits (EOF on a stdio monitor is harmless, but keep it simple).
         let mut stdin = child.stdin.take().expect("piped stdin");
         for m in &monitor {
             let _ = writeln!(stdin, "{m}");
