@@ -1044,18 +1044,18 @@ pub fn parse_sections(console: &str) -> BTreeMap<String, Section> {
             .and_then(|r| r.strip_suffix("@@"))
         {
             let (name, rc) = rest.split_once(" rc=").unwrap_or((rest, "-1"));
-            if let Some((open_name, text)) = open.take() {
-                if open_name == name {
-                    // init.sh adds one newline before the end marker.
-                    let text = text.strip_suffix('\n').unwrap_or(&text).to_string();
-                    out.insert(
-                        name.to_string(),
-                        Section {
-                            rc: rc.parse().unwrap_or(-1),
-                            text,
-                        },
-                    );
-                }
+            if let Some((open_name, text)) = open.take()
+                && open_name == name
+            {
+                // init.sh adds one newline before the end marker.
+                let text = text.strip_suffix('\n').unwrap_or(&text).to_string();
+                out.insert(
+                    name.to_string(),
+                    Section {
+                        rc: rc.parse().unwrap_or(-1),
+                        text,
+                    },
+                );
             }
         } else if let Some((_, text)) = open.as_mut() {
             text.push_str(line);
