@@ -288,7 +288,14 @@ fn run_fix(args: &FixArgs) -> Result<i32, String> {
     let opts = crate::fix::PlanOptions {
         persistent: args.persistent,
     };
-    let report = match crate::fix::run(&p.host, &before, opts, args.dry_run, || p.report()) {
+    let report = match crate::fix::run(
+        &p.host,
+        &before,
+        p.configs.server_config(),
+        opts,
+        args.dry_run,
+        || p.report(),
+    ) {
         Ok(r) => r,
         Err(e) => {
             // lock held, journal unreadable: nothing was applied

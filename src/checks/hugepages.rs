@@ -212,6 +212,7 @@ skip: no server configuration, no bdevs, or no per-node information."
         f.detail("arithmetic", &plan.arithmetic)
             .detail("per_node_pages", want)
             .detail("nodes", &all)
+            .detail("plan", &plan)
     }
 }
 

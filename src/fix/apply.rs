@@ -46,6 +46,13 @@ pub enum JournalEntry {
         /// Value before (the selected word for choice files like THP).
         original: String,
     },
+    /// A PCI device and the driver it had before (`null`: none).
+    Driver {
+        /// PCI address.
+        address: String,
+        /// Original driver.
+        original: Option<String>,
+    },
     /// A file replaced or created.
     File {
         /// Host path.
@@ -151,6 +158,60 @@ pub fn apply(host: &Host, plan: &Plan, journal: &mut Journal) -> Vec<ActionResul
                     Err(e) => (Outcome::Failed, e.to_string()),
                 }
             }
+            Action::AllocateHugepages {
+                node,
+                size_kib,
+                pages,
+                ..
+            } => allocate_hugepages(host, *node, *size_kib, *pages, journal),
+            Action::BindDriver {
+                address,
+                driver,
+                iommu_group,
+                owner,
+                ..
+            } => {
+                let original =
+                    host.link_basename(&format!("/sys/bus/pci/devices/{address}/driver"));
+                match bind_driver(host, address, Some(driver)) {
+                    Ok(()) => {
+                        if original.as_deref() != Some(driver.as_str()) {
+                            journal.entries.push(JournalEntry::Driver {
+                                address: address.clone(),
+                                original: original.clone(),
+                            });
+                        }
+                        let mut msg = format!("{address} bound to {driver}");
+                        if let (Some(o), Some(g)) = (owner, iommu_group) {
+                            match host.chown(&format!("/dev/vfio/{g}"), o.uid, o.gid) {
+                                Ok(()) => {
+                                    msg.push_str(&format!("; /dev/vfio/{g} owned by {}", o.user))
+                                }
+                                Err(e) => {
+                                    results.push(ActionResult {
+                                        index,
+                                        outcome: Outcome::Failed,
+                                        message: format!("{msg}, but {e}"),
+                                    });
+                                    continue;
+                                }
+                            }
+                        }
+                        (Outcome::Applied, msg)
+                    }
+                    Err(e) => {
+                        // put the device back where it was
+                        let rollback = match bind_driver(host, address, original.as_deref()) {
+                            Ok(()) => format!(
+                                "rolled back to {}",
+                                original.as_deref().unwrap_or("no driver")
+                            ),
+                            Err(r) => format!("ROLLBACK FAILED: {r}"),
+                        };
+                        (Outcome::Failed, format!("{e}; {rollback}"))
+                    }
+                }
+            }
             Action::LoadModule { module } => {
                 let argv = vec!["modprobe".to_string(), module.clone()];
                 match host.run_command(&argv) {
@@ -191,6 +252,124 @@ pub fn apply(host: &Host, plan: &Plan, journal: &mut Journal) -> Vec<ActionResul
     results
 }
 
+fn pool_path(node: Option<u32>, size_kib: u64) -> String {
+    match node {
+        Some(n) => format!(
+            "/sys/devices/system/node/node{n}/hugepages/hugepages-{size_kib}kB/nr_hugepages"
+        ),
+        None => format!("/sys/kernel/mm/hugepages/hugepages-{size_kib}kB/nr_hugepages"),
+    }
+}
+
+/// Grows a hugepage pool; on a shortfall compacts memory and retries once, then reports
+/// the fragmentation the buddy allocator shows.
+fn allocate_hugepages(
+    host: &Host,
+    node: Option<u32>,
+    size_kib: u64,
+    pages: u64,
+    journal: &mut Journal,
+) -> (Outcome, String) {
+    let path = pool_path(node, size_kib);
+    let where_ = node
+        .map(|n| format!("node {n}"))
+        .unwrap_or_else(|| "the system".into());
+    let original = host.read_attr(&path).ok();
+    if original
+        .as_deref()
+        .and_then(|o| o.parse::<u64>().ok())
+        .is_some_and(|o| o >= pages)
+    {
+        return (
+            Outcome::Applied,
+            format!("{where_} already has {pages} pages"),
+        );
+    }
+    let attempt = |host: &Host| -> Result<u64, String> {
+        let back = host
+            .write_attr(&path, &pages.to_string())
+            .map_err(|e| e.to_string())?;
+        back.parse::<u64>()
+            .map_err(|_| format!("{path} reads back {back:?}"))
+    };
+    let mut got = match attempt(host) {
+        Ok(n) => n,
+        Err(e) => return (Outcome::Failed, e),
+    };
+    let mut compacted = false;
+    if got < pages {
+        compacted = host
+            .write_trigger("/proc/sys/vm/compact_memory", "1")
+            .is_ok();
+        got = attempt(host).unwrap_or(got);
+    }
+    if let Some(o) = original.filter(|o| o.parse::<u64>().ok() != Some(got)) {
+        journal.entries.push(JournalEntry::Attribute {
+            path: path.clone(),
+            original: o,
+        });
+    }
+    if got >= pages {
+        return (
+            Outcome::Applied,
+            format!(
+                "{where_}: {got} pages of {size_kib} kB{}",
+                if compacted {
+                    " (after compacting memory)"
+                } else {
+                    ""
+                }
+            ),
+        );
+    }
+    let buddy = host
+        .read_string("/proc/buddyinfo")
+        .map(|b| {
+            b.lines()
+                .filter(|l| node.is_none_or(|n| l.starts_with(&format!("Node {n},"))))
+                .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+        .unwrap_or_default();
+    (
+        Outcome::Failed,
+        format!(
+            "{where_}: only {got} of {pages} pages after {}; free blocks per order (/proc/buddyinfo): {buddy}; memory is fragmented: reserve hugepages at boot (fix --persistent) or reboot",
+            if compacted {
+                "compacting memory"
+            } else {
+                "one try"
+            }
+        ),
+    )
+}
+
+/// Binds `address` to `driver` (or lets the kernel pick with `None`) the sysfs way
+/// (Documentation/ABI/testing/sysfs-bus-pci): driver_override, unbind from the current
+/// driver, drivers_probe, verify, clear the override.
+fn bind_driver(host: &Host, address: &str, driver: Option<&str>) -> Result<(), String> {
+    let dev = format!("/sys/bus/pci/devices/{address}");
+    let err = |e: crate::host::HostError| e.to_string();
+    host.write_trigger(&format!("{dev}/driver_override"), driver.unwrap_or("\n"))
+        .map_err(err)?;
+    if host.link_basename(&format!("{dev}/driver")).is_some() {
+        host.write_trigger(&format!("{dev}/driver/unbind"), address)
+            .map_err(err)?;
+    }
+    let probe = host.write_trigger("/sys/bus/pci/drivers_probe", address);
+    let now = host.link_basename(&format!("{dev}/driver"));
+    let _ = host.write_trigger(&format!("{dev}/driver_override"), "\n");
+    probe.map_err(err)?;
+    match driver {
+        Some(d) if now.as_deref() != Some(d) => Err(format!(
+            "{address} is bound to {} after probing, not {d}",
+            now.as_deref().unwrap_or("no driver")
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Undoes the journal, newest first; returns one line per entry and whether all worked.
 pub fn undo(host: &Host, journal: &Journal) -> (Vec<String>, bool) {
     let mut lines = Vec::new();
@@ -209,6 +388,14 @@ pub fn undo(host: &Host, journal: &Journal) -> (Vec<String>, bool) {
                         ))
                     }
                 }),
+            JournalEntry::Driver { address, original } => {
+                bind_driver(host, address, original.as_deref()).map(|_| {
+                    format!(
+                        "gave {address} back to {}",
+                        original.as_deref().unwrap_or("no driver")
+                    )
+                })
+            }
             JournalEntry::File { path, backup: None } => host
                 .remove_file(path)
                 .map(|_| format!("removed {path}"))

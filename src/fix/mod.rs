@@ -32,6 +32,7 @@ const PLANNED_FILES: &[&str] = &[plan::SYSCTL_FILE, plan::MEMLOCK_DROPIN];
 pub fn collect_inputs(host: &Host) -> FixInputs {
     let mut inputs = FixInputs {
         default_grub: host.read_string("/etc/default/grub").ok(),
+        passwd: host.read_string("/etc/passwd").ok(),
         grubby: host.find_program("grubby"),
         systemd: host.exists("/run/systemd/system"),
         ..FixInputs::default()
@@ -141,12 +142,13 @@ fn statuses(report: &Report) -> BTreeMap<String, Status> {
 pub fn run(
     host: &Host,
     before: &Report,
+    config: Option<&crate::daos::config::ServerConfig>,
     opts: PlanOptions,
     dry_run: bool,
     recheck: impl FnOnce() -> Report,
 ) -> Result<FixReport, String> {
     let inputs = collect_inputs(host);
-    let plan = plan::plan(&before.facts, &before.checks, &inputs, opts);
+    let plan = plan::plan(&before.facts, &before.checks, config, &inputs, opts);
     let mut report = FixReport {
         schema: FIX_SCHEMA.into(),
         dry_run,

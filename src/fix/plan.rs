@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use super::cmdline::{self, KernelArg};
 use crate::checks::Status;
+use crate::daos::config::{ServerConfig, StorageClass};
+use crate::daos::requirements::HugepagePlan;
 use crate::facts::Facts;
 use crate::facts::system::DAOS_SYSCTLS;
 use crate::report::CheckResult;
@@ -45,6 +47,32 @@ pub enum Action {
         /// Unified diff against the current content (`null` for a new file).
         diff: Option<String>,
     },
+    /// Grow a hugepage pool (a node's, or the system's when `node` is null) to `pages`;
+    /// on a shortfall, compact memory and retry once. Never shrinks (as DAOS).
+    AllocateHugepages {
+        /// NUMA node, or `null` for the system-wide pool.
+        node: Option<u32>,
+        /// Page size, KiB.
+        size_kib: u64,
+        /// Pages wanted.
+        pages: u64,
+        /// Pages now.
+        current: u64,
+    },
+    /// Bind a PCI device to a driver: driver_override, unbind, drivers_probe, verify,
+    /// clear the override; rolled back to the original driver on failure.
+    BindDriver {
+        /// PCI address.
+        address: String,
+        /// Target driver (`vfio-pci`, `uio_pci_generic`).
+        driver: String,
+        /// Driver now.
+        current: Option<String>,
+        /// IOMMU group (its `/dev/vfio/<group>` node is given to `owner`).
+        iommu_group: Option<u32>,
+        /// The service user that must own `/dev/vfio/<group>` (`null`: root runs DAOS).
+        owner: Option<Owner>,
+    },
     /// Load a kernel module with modprobe.
     LoadModule {
         /// Module name.
@@ -55,6 +83,31 @@ pub enum Action {
         /// Program and arguments.
         argv: Vec<String>,
     },
+}
+
+/// A user, resolved from `/etc/passwd`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Owner {
+    /// Name.
+    pub user: String,
+    /// uid.
+    pub uid: u32,
+    /// Primary gid.
+    pub gid: u32,
+}
+
+/// Finds a user in `/etc/passwd` text.
+pub fn lookup_user(passwd: &str, user: &str) -> Option<Owner> {
+    passwd.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() >= 4 && f[0] == user).then(|| {
+            Some(Owner {
+                user: user.to_string(),
+                uid: f[2].parse().ok()?,
+                gid: f[3].parse().ok()?,
+            })
+        })?
+    })
 }
 
 impl Action {
@@ -76,6 +129,31 @@ impl Action {
                 Some(_) => format!("edit {path}"),
                 None => format!("create {path}"),
             },
+            Action::AllocateHugepages {
+                node,
+                size_kib,
+                pages,
+                current,
+            } => format!(
+                "reserve {pages} hugepages of {} on {} (now {current})",
+                crate::checks::human_kib(*size_kib),
+                node.map(|n| format!("NUMA node {n}"))
+                    .unwrap_or_else(|| "the system".into())
+            ),
+            Action::BindDriver {
+                address,
+                driver,
+                current,
+                owner,
+                iommu_group,
+            } => format!(
+                "bind {address} to {driver} (now {}){}",
+                current.as_deref().unwrap_or("no driver"),
+                match (owner, iommu_group) {
+                    (Some(o), Some(g)) => format!("; /dev/vfio/{g} to {}", o.user),
+                    _ => String::new(),
+                }
+            ),
             Action::LoadModule { module } => format!("load kernel module {module} (modprobe)"),
             Action::Run { argv } => format!("run: {}", shell_join(argv)),
         }
@@ -149,6 +227,8 @@ pub struct FixInputs {
     pub files: BTreeMap<String, Option<String>>,
     /// Whether systemd is the init system (for daemon-reload).
     pub systemd: bool,
+    /// `/etc/passwd`, to resolve the service user.
+    pub passwd: Option<String>,
     /// sysctl configuration files (`/etc/sysctl.d`, `/run/sysctl.d`, `/usr/lib/sysctl.d`,
     /// `/etc/sysctl.conf`) by host path, with their content.
     pub sysctl_files: BTreeMap<String, String>,
@@ -224,11 +304,27 @@ fn manual(r: &CheckResult, reason: &str) -> ManualStep {
 }
 
 /// Builds the plan for the checks in `results` that fail or warn.
-pub fn plan(facts: &Facts, results: &[CheckResult], inputs: &FixInputs, opts: PlanOptions) -> Plan {
+pub fn plan(
+    facts: &Facts,
+    results: &[CheckResult],
+    config: Option<&ServerConfig>,
+    inputs: &FixInputs,
+    opts: PlanOptions,
+) -> Plan {
     let mut p = Plan::default();
     let mut cmdline_want: Vec<(String, KernelArg)> = Vec::new();
+    let mut hugepages_done = false;
     for r in results.iter().filter(|r| needs_fix(r)) {
         match r.id.as_str() {
+            "hugepages.total" | "hugepages.numa" if !hugepages_done => {
+                hugepages_done = true;
+                plan_hugepages(&mut p, facts, results);
+            }
+            "hugepages.total" | "hugepages.numa" => {}
+            "nvme.driver" => match config {
+                Some(cfg) => plan_nvme(&mut p, facts, cfg, inputs, &r.id),
+                None => p.manual.push(manual(r, "no server configuration loaded")),
+            },
             "hugepages.thp" => {
                 p.actions.push(Step {
                     check: r.id.clone(),
@@ -493,4 +589,251 @@ fn plan_cmdline(p: &mut Plan, facts: &Facts, inputs: &FixInputs, want: &[(String
             "the boot configuration already has {arg_text}; reboot to make it take effect"
         ));
     }
+}
+
+/// Plans hugepage allocation from the DAOS plan the hugepages checks computed (their
+/// `details.plan`): each engine node grows to its share; without per-node information,
+/// the system pool grows to the total. Nodes that don't exist or can't hold their share
+/// are left to the person (the check says why).
+fn plan_hugepages(p: &mut Plan, facts: &Facts, results: &[CheckResult]) {
+    let plan: Option<HugepagePlan> = ["hugepages.numa", "hugepages.total"].iter().find_map(|id| {
+        let r = results.iter().find(|r| r.id == *id)?;
+        serde_json::from_value(r.details.get("plan")?.clone()).ok()
+    });
+    let Some(plan) = plan else { return };
+    let size = plan.hugepage_size_kib;
+    let reason = format!("DAOS needs {}", plan.arithmetic);
+    if facts.numa.nodes.is_empty() {
+        let current = facts
+            .hugepages
+            .iter()
+            .find(|h| h.size_kib == size)
+            .and_then(|h| h.total)
+            .unwrap_or(0);
+        if current < plan.total_pages {
+            p.actions.push(Step {
+                check: "hugepages.total".into(),
+                reason,
+                action: Action::AllocateHugepages {
+                    node: None,
+                    size_kib: size,
+                    pages: plan.total_pages,
+                    current,
+                },
+                reboot_required: false,
+            });
+        }
+        return;
+    }
+    for id in &plan.numa_nodes {
+        let Some(node) = facts.numa.nodes.iter().find(|n| n.id == *id) else {
+            p.manual.push(ManualStep {
+                check: "hugepages.numa".into(),
+                reason: format!(
+                    "NUMA node {id} does not exist: fix pinned_numa_node in daos_server.yml"
+                ),
+                actions: vec![],
+            });
+            continue;
+        };
+        let current = node
+            .hugepages
+            .iter()
+            .find(|h| h.size_kib == size)
+            .and_then(|h| h.total)
+            .unwrap_or(0);
+        if current >= plan.per_node_pages {
+            continue;
+        }
+        if node
+            .mem_total_kib
+            .is_some_and(|t| t < plan.per_node_pages * size)
+        {
+            p.manual.push(ManualStep {
+                check: "hugepages.numa".into(),
+                reason: format!(
+                    "NUMA node {id} has too little memory for {} pages: lower targets or nr_hugepages",
+                    plan.per_node_pages
+                ),
+                actions: vec![],
+            });
+            continue;
+        }
+        p.actions.push(Step {
+            check: "hugepages.numa".into(),
+            reason: reason.clone(),
+            action: Action::AllocateHugepages {
+                node: Some(*id),
+                size_kib: size,
+                pages: plan.per_node_pages,
+                current,
+            },
+            reboot_required: false,
+        });
+    }
+}
+
+/// VMD controllers (Intel Volume Management Device) are handed to SPDK by DAOS's own
+/// VMD support, not bound like an NVMe drive.
+fn is_vmd(dev: &crate::facts::PciDevice) -> bool {
+    dev.vendor.as_deref() == Some("8086")
+        && matches!(
+            dev.device.as_deref(),
+            Some("201d") | Some("28c0") | Some("467f") | Some("4c3d") | Some("9a0b")
+        )
+}
+
+/// Plans binding every configured NVMe controller to the driver DAOS uses, refusing
+/// anything that could hurt the host: a device that is not an NVMe controller (a wrong
+/// address in bdev_list could name the NIC that carries the default route), a namespace
+/// that is mounted, swap, or held by LVM/MD/dm, an IOMMU group shared with devices on
+/// other drivers, and vfio-pci without an IOMMU.
+fn plan_nvme(p: &mut Plan, facts: &Facts, cfg: &ServerConfig, inputs: &FixInputs, check: &str) {
+    let target = if cfg.disable_vfio {
+        "uio_pci_generic"
+    } else {
+        "vfio-pci"
+    };
+    let mut wanted: Vec<String> = Vec::new();
+    for e in &cfg.engines {
+        for t in e.bdev_tiers() {
+            if t.class == Some(StorageClass::Nvme) {
+                wanted.extend(t.bdev_list.iter().map(|a| a.trim().to_ascii_lowercase()));
+            }
+        }
+    }
+    wanted.sort();
+    wanted.dedup();
+    let owner = facts
+        .services
+        .daos_server
+        .as_ref()
+        .and_then(|u| u.user.clone())
+        .filter(|u| u != "root")
+        .and_then(|u| inputs.passwd.as_deref().and_then(|pw| lookup_user(pw, &u)));
+    let iommu_on = !facts.iommu.units.is_empty() || facts.iommu.noiommu_mode == Some(true);
+    let refuse = |p: &mut Plan, why: String| {
+        p.manual.push(ManualStep {
+            check: check.to_string(),
+            reason: format!("refused: {why}"),
+            actions: vec![],
+        })
+    };
+    let mut binds = Vec::new();
+    for addr in &wanted {
+        let Some(dev) = facts.pci.devices.iter().find(|d| &d.address == addr) else {
+            refuse(
+                p,
+                format!("{addr} is not a PCI device on this host (see nvme.present)"),
+            );
+            continue;
+        };
+        if dev.driver.as_deref() == Some(target) {
+            continue;
+        }
+        if is_vmd(dev) {
+            refuse(
+                p,
+                format!(
+                    "{addr} is a VMD controller: set enable_vmd/disable_vmd in daos_server.yml, DAOS prepares it"
+                ),
+            );
+            continue;
+        }
+        if !dev.class.as_deref().is_some_and(|c| c.starts_with("0108")) {
+            refuse(
+                p,
+                format!(
+                    "{addr} is not an NVMe controller (class {}, driver {}): check bdev_list",
+                    dev.class.as_deref().unwrap_or("?"),
+                    dev.driver.as_deref().unwrap_or("none")
+                ),
+            );
+            continue;
+        }
+        let busy: Vec<String> = dev
+            .nvme
+            .iter()
+            .flat_map(|n| &n.namespaces)
+            .filter(|ns| ns.in_use())
+            .map(|ns| {
+                let mut why = Vec::new();
+                if !ns.mountpoints.is_empty() {
+                    why.push(format!("mounted on {}", ns.mountpoints.join(", ")));
+                }
+                if !ns.holders.is_empty() {
+                    why.push(format!("held by {} (LVM/MD/dm)", ns.holders.join(", ")));
+                }
+                if ns.swap {
+                    why.push("active swap".to_string());
+                }
+                format!("{} {}", ns.name, why.join(", "))
+            })
+            .collect();
+        if !busy.is_empty() {
+            refuse(p, format!("{addr} is in use: {}", busy.join("; ")));
+            continue;
+        }
+        if target == "vfio-pci" && !iommu_on {
+            refuse(
+                p,
+                format!("{addr}: vfio-pci needs an active IOMMU (see iommu.kernel)"),
+            );
+            continue;
+        }
+        if let Some(g) = dev.iommu_group {
+            let blockers: Vec<String> = facts
+                .pci
+                .devices
+                .iter()
+                .filter(|d| {
+                    d.iommu_group == Some(g) && d.address != *addr && !wanted.contains(&d.address)
+                })
+                .filter(|d| {
+                    !matches!(
+                        d.driver.as_deref(),
+                        None | Some("vfio-pci") | Some("pcieport")
+                    )
+                })
+                .map(|d| format!("{} ({})", d.address, d.driver.as_deref().unwrap_or("")))
+                .collect();
+            if !blockers.is_empty() {
+                refuse(
+                    p,
+                    format!(
+                        "{addr}: IOMMU group {g} also holds {} on other drivers, so the group can't be given to VFIO",
+                        blockers.join(", ")
+                    ),
+                );
+                continue;
+            }
+        }
+        binds.push(Step {
+            check: check.to_string(),
+            reason: format!("DAOS (SPDK) drives {addr} through {target}"),
+            action: Action::BindDriver {
+                address: addr.clone(),
+                driver: target.to_string(),
+                current: dev.driver.clone(),
+                iommu_group: dev.iommu_group,
+                owner: owner.clone().filter(|_| target == "vfio-pci"),
+            },
+            reboot_required: false,
+        });
+    }
+    if binds.is_empty() {
+        return;
+    }
+    let module = target.replace('-', "_");
+    if !facts.kernel.sys_modules.contains(&module) {
+        p.actions.push(Step {
+            check: check.to_string(),
+            reason: format!("{target} must be loaded before devices can bind to it"),
+            action: Action::LoadModule {
+                module: target.to_string(),
+            },
+            reboot_required: false,
+        });
+    }
+    p.actions.extend(binds);
 }

@@ -54,6 +54,32 @@ impl Host {
         self.read_attr(host_path)
     }
 
+    /// Writes `value` to a write-only attribute (`unbind`, `drivers_probe`,
+    /// `compact_memory`): no read-back is possible, the effect is verified elsewhere.
+    pub fn write_trigger(&self, host_path: &str, value: &str) -> Result<(), HostError> {
+        let path = self.path(host_path);
+        let mut f = OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(&path)
+            .map_err(|e| io_err(&path, &e))?;
+        f.write_all(value.as_bytes()).map_err(|e| io_err(&path, &e))
+    }
+
+    /// Changes the owner of a file (the `/dev/vfio/<group>` node for the service user).
+    pub fn chown(&self, host_path: &str, uid: u32, gid: u32) -> Result<(), HostError> {
+        let path = self.path(host_path);
+        nix::unistd::chown(
+            &path,
+            Some(nix::unistd::Uid::from_raw(uid)),
+            Some(nix::unistd::Gid::from_raw(gid)),
+        )
+        .map_err(|e| HostError {
+            path,
+            kind: HostErrorKind::Other(format!("chown: {e}")),
+        })
+    }
+
     /// Replaces (or creates) a regular file atomically: a temporary file in the same
     /// directory is written, fsynced, given the original's mode and owner (or `mode` for
     /// a new file), renamed over the target, and the directory fsynced. The original is
