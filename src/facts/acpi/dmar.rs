@@ -339,7 +339,7 @@ pub enum ScopeType {
     /// 1: a PCI endpoint device.
     PciEndpoint,
     /// 2: a PCI-PCI bridge and every device below it.
-    PciSubHierarchy,
+    PciSubhierarchy,
     /// 3: an I/O APIC.
     Ioapic,
     /// 4: an MSI-capable HPET.
@@ -355,7 +355,7 @@ impl ScopeType {
     pub fn from_id(id: u8) -> Self {
         match id {
             1 => ScopeType::PciEndpoint,
-            2 => ScopeType::PciSubHierarchy,
+            2 => ScopeType::PciSubhierarchy,
             3 => ScopeType::Ioapic,
             4 => ScopeType::MsiHpet,
             5 => ScopeType::AcpiNamespaceDevice,
@@ -367,7 +367,7 @@ impl ScopeType {
     pub fn describe(self) -> &'static str {
         match self {
             ScopeType::PciEndpoint => "PCI endpoint",
-            ScopeType::PciSubHierarchy => "PCI bridge",
+            ScopeType::PciSubhierarchy => "PCI bridge",
             ScopeType::Ioapic => "IOAPIC",
             ScopeType::MsiHpet => "HPET",
             ScopeType::AcpiNamespaceDevice => "ACPI device",
