@@ -173,7 +173,7 @@ fn show_decoding<T: serde::Serialize>(
 ) -> Result<i32, String> {
     let (table, error) = match result {
         Ok(t) => (Some(t), None),
-        Err(d) => (d.partial, Some(d.error)),
+        Err(d) => (d.partial.map(|b| *b), Some(d.error)),
     };
     let text = match format {
         AcpiFormat::Json => {

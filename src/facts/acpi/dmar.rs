@@ -483,7 +483,7 @@ pub fn parse_dmar(bytes: &[u8]) -> ParseResult<Dmar> {
     match error {
         None => Ok(dmar),
         Some(error) => Err(Decoded {
-            partial: Some(dmar),
+            partial: Some(Box::new(dmar)),
             error,
         }),
     }

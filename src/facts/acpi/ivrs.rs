@@ -237,7 +237,7 @@ pub fn parse_ivrs(bytes: &[u8]) -> ParseResult<Ivrs> {
     match error {
         None => Ok(ivrs),
         Some(error) => Err(Decoded {
-            partial: Some(ivrs),
+            partial: Some(Box::new(ivrs)),
             error,
         }),
     }

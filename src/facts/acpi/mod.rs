@@ -199,8 +199,8 @@ impl Serialize for TableError {
 /// `partial` is `None` only when not even the table header could be decoded.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decoded<T> {
-    /// The table as far as it could be decoded.
-    pub partial: Option<T>,
+    /// The table as far as it could be decoded (boxed: keeps the `Err` variant small).
+    pub partial: Option<Box<T>>,
     /// Why decoding stopped.
     pub error: TableError,
 }
