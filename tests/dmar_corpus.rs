@@ -495,3 +495,28 @@ fn cli_reports_a_truncated_table_with_partial_output() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("offset 0xc8"), "{stderr}");
 }
+
+/// The summary the `iommu.*` checks read, from a real table.
+#[test]
+fn firmware_summary_of_a_real_table() {
+    use daos_preflight::facts::acpi::summarize_dmar;
+    let bytes = read_table("linuxhw/Desktop_Supermicro_X10DAi_4A64A6094FE3.dat");
+    let s = summarize_dmar(&parse_dmar(&bytes));
+    assert_eq!(s.table, "DMAR");
+    assert!(s.checksum_valid && s.parse_error.is_none());
+    assert_eq!(s.host_address_width_bits, Some(46));
+    assert_eq!(s.units.len(), 3);
+    // Two sockets: each RHSA names one DRHD's register base and a proximity domain.
+    let mut domains: Vec<u32> = s.units.iter().filter_map(|u| u.proximity_domain).collect();
+    domains.sort();
+    assert_eq!(domains, [0, 1]);
+    assert_eq!(s.reserved_regions.len(), 1);
+    // A truncated table keeps the units decoded before the cut.
+    let partial = summarize_dmar(&parse_dmar(&bytes[..200]));
+    assert!(!partial.units.is_empty());
+    assert!(
+        partial
+            .parse_error
+            .is_some_and(|e| e.contains("offset 0xc8"))
+    );
+}

@@ -18,6 +18,9 @@ use serde::{Serialize, Serializer};
 
 pub mod dmar;
 pub mod ivrs;
+pub mod summary;
+
+pub use summary::{summarize_dmar, summarize_ivrs};
 
 /// Size of the System Description Table header every ACPI table starts with
 /// (ACPI 6.5 §5.2.6, Table 5.4).
