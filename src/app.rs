@@ -177,15 +177,18 @@ fn show_decoding<T: serde::Serialize>(
     };
     let text = match format {
         AcpiFormat::Json => {
-            let mut v = match &table {
-                Some(t) => serde_json::to_value(t).map_err(|e| e.to_string())?,
-                None => serde_json::Value::Object(serde_json::Map::new()),
-            };
-            if let Some(obj) = v.as_object_mut() {
-                let e = serde_json::to_value(&error).map_err(|e| e.to_string())?;
-                obj.insert("error".to_string(), e);
+            /// The decoding (its fields in declaration order) plus `error`.
+            #[derive(serde::Serialize)]
+            struct WithError<'a, T> {
+                #[serde(flatten)]
+                table: Option<&'a T>,
+                error: Option<&'a acpi::TableError>,
             }
-            let mut s = serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?;
+            let out = WithError {
+                table: table.as_ref(),
+                error: error.as_ref(),
+            };
+            let mut s = serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?;
             s.push('\n');
             s
         }

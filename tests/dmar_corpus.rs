@@ -520,3 +520,35 @@ fn firmware_summary_of_a_real_table() {
             .is_some_and(|e| e.contains("offset 0xc8"))
     );
 }
+
+/// Without FILE the host's table is read (here a captured tree under `--root`): absent
+/// means the firmware has the IOMMU off (exit 1); present is decoded.
+#[test]
+fn cli_reads_the_hosts_table_under_root() {
+    let root = std::env::temp_dir().join(format!("dp-dmar-root-{}", std::process::id()));
+    let tables = root.join("sys/firmware/acpi/tables");
+    std::fs::create_dir_all(&tables).expect("temp tree");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_daos-preflight"))
+            .args(args)
+            .arg("--root")
+            .arg(&root)
+            .output()
+            .expect("run daos-preflight")
+    };
+    let absent = run(&["acpi", "dmar"]);
+    assert_eq!(absent.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&absent.stderr).contains("VT-d"));
+    let absent = run(&["acpi", "ivrs"]);
+    assert_eq!(absent.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&absent.stderr).contains("AMD-Vi"));
+
+    let table = read_table("linuxhw/Desktop_Supermicro_X10DAi_4A64A6094FE3.dat");
+    std::fs::write(tables.join("DMAR"), &table).expect("write table");
+    let present = run(&["acpi", "dmar"]);
+    let _ = std::fs::remove_dir_all(&root);
+    assert_eq!(present.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&present.stdout);
+    assert_eq!(text.lines().filter(|l| l.contains("] DRHD")).count(), 3);
+    assert!(text.contains("proximity domain 1"), "{text}");
+}

@@ -20,7 +20,10 @@ fn check(data: &[u8]) {
     };
     if let Some(t) = table {
         for b in &t.blocks {
-            assert!(b.offset() >= 48 && b.offset() < data.len(), "block outside the input");
+            assert!(
+                b.offset() >= 48 && b.offset() < data.len(),
+                "block outside the input"
+            );
         }
         let _ = t.iommus();
         let _ = serde_json::to_string(&t).expect("serializes");
