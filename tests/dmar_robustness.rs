@@ -87,7 +87,8 @@ fn synthetic_ivrs() -> Vec<u8> {
 }
 
 /// The seeds: every corpus DMAR; each again with its signature changed to IVRS (so the
-/// IVRS parser walks real, if foreign, structure chains); the synthetic IVRS.
+/// IVRS parser walks real, if foreign, structure chains); the synthetic IVRS; QEMU's
+/// DMAR and IVRS.
 fn seeds() -> Vec<(String, Vec<u8>)> {
     let mut seeds = corpus_tables();
     assert!(!seeds.is_empty(), "no corpus tables found");
@@ -102,6 +103,17 @@ fn seeds() -> Vec<(String, Vec<u8>)> {
         .collect();
     seeds.extend(as_ivrs);
     seeds.push(("synthetic IVRS".into(), synthetic_ivrs()));
+    // QEMU's own DMAR and IVRS (tests/fixtures/acpi).
+    for name in [
+        "qemu-7.2-q35-intel-iommu.DMAR",
+        "qemu-7.2-q35-amd-iommu.IVRS",
+    ] {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/acpi")
+            .join(name);
+        let bytes = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        seeds.push((name.to_string(), bytes));
+    }
     seeds
 }
 

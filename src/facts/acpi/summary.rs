@@ -78,7 +78,7 @@ pub fn summarize_dmar(result: &ParseResult<Dmar>) -> FirmwareSummary {
 
 /// Summarizes an IVRS decoding (complete or partial). Units are the IOMMUs, one per
 /// (segment, device id) whatever the number of IVHD types describing it; the address
-/// width is IVinfo's virtual address size; the opt-in is IVinfo's DMA remap support
+/// width is IVinfo's virtual address size (`null` when 0); the opt-in is IVinfo's DMA remap support
 /// bit, AMD's counterpart of DMAR's DMA_CTRL_PLATFORM_OPT_IN. IVRS has no global
 /// interrupt remapping flag (`intr_remap` is `null`) and IVMD blocks are not decoded
 /// (`reserved_regions` is empty).
@@ -90,7 +90,9 @@ pub fn summarize_ivrs(result: &ParseResult<Ivrs>) -> FirmwareSummary {
     FirmwareSummary {
         table: "IVRS".to_string(),
         checksum_valid: r.checksum_valid,
-        host_address_width_bits: Some(u32::from(r.ivinfo.virtual_address_size_bits)),
+        // VAsize 0 (QEMU leaves it so) says nothing: unknown, not "0 bits".
+        host_address_width_bits: Some(u32::from(r.ivinfo.virtual_address_size_bits))
+            .filter(|bits| *bits != 0),
         dma_ctrl_platform_opt_in: Some(r.ivinfo.dma_remap_supported),
         intr_remap: None,
         units: r
