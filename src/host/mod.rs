@@ -172,13 +172,7 @@ impl Host {
 
     /// Reads a whole file as bytes.
     pub fn read_bytes(&self, host_path: &str) -> Result<Vec<u8>, HostError> {
-        let path = self.path(host_path);
-        let file = std::fs::File::open(&path).map_err(|e| HostError::from_io(path.clone(), &e))?;
-        let mut buf = Vec::new();
-        file.take(MAX_READ)
-            .read_to_end(&mut buf)
-            .map_err(|e| HostError::from_io(path.clone(), &e))?;
-        Ok(buf)
+        read_local_file(&self.path(host_path))
     }
 
     /// Reads a whole file as text (invalid UTF-8 is replaced, never fatal: firmware

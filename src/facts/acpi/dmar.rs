@@ -2,8 +2,8 @@
 //! about its VT-d remapping hardware.
 //!
 //! Layout: Intel Virtualization Technology for Directed I/O, Architecture Specification
-//! (rev. 5.0), §8.1 "DMA Remapping Reporting Structure" to §8.10 "SoC Integrated Device
-//! Property Reporting Structure"; ACPICA `actbl1.h` (`ACPI_TABLE_DMAR`, `ACPI_DMAR_*`)
+//! (rev. 5.0), chapter 8 "BIOS Considerations" (§8.1 DMA Remapping Reporting
+//! Structure onwards, one section per structure type); ACPICA `actbl1.h` (`ACPI_TABLE_DMAR`, `ACPI_DMAR_*`)
 //! and `dmtbl*.c` for the names `iasl -d` prints. A DMAR is the 36-byte ACPI header,
 //! the host address width, flags and 10 reserved bytes (48 bytes in all), then remapping
 //! structures, each starting with a 16-bit type and a 16-bit length; most carry
@@ -13,8 +13,8 @@
 //! [`TableError`] naming the offset where decoding stopped, with the structures decoded
 //! before it (see [`Decoded`]). Structure types this code does not know are kept as
 //! [`RemappingStructure::Unknown`] and skipped by their length, as the spec asks of OS
-//! software (§8.2: "BIOS implementations may report new remapping structure types ...
-//! OSes are expected to ignore unknown types").
+//! software (§8.2: types beyond those defined are reserved, and software skips the
+//! structures it does not know).
 
 use serde::Serialize;
 
@@ -27,14 +27,14 @@ use super::{
 pub const DMAR_SIGNATURE: &str = "DMAR";
 
 /// Size of the DMAR's fixed part: ACPI header, Host Address Width (offset 36), Flags
-/// (37), 10 reserved bytes (38–47). VT-d §8.1, Table 8-1.
+/// (37), 10 reserved bytes (38–47). VT-d §8.1.
 pub const DMAR_FIXED_LEN: usize = 48;
 
 /// Remapping structure header: Type (u16) and Length (u16). VT-d §8.2.
 const STRUCTURE_HEADER_LEN: usize = 4;
 
 /// Fixed part of a device scope: Type, Length, Flags, Reserved, Enumeration ID, Start
-/// Bus Number; the path of (device, function) byte pairs follows. VT-d §8.3, Table 8-3.
+/// Bus Number; the path of (device, function) byte pairs follows. VT-d §8.3.1.
 const SCOPE_FIXED_LEN: usize = 6;
 
 /// A decoded DMAR table.
@@ -48,7 +48,7 @@ pub struct Dmar {
     /// Host Address Width as stored (offset 36): the DMA address width minus one.
     pub host_address_width: u8,
     /// The maximum DMA physical address width in bits: stored value + 1 (VT-d §8.1:
-    /// "N+1, where N is the value reported in this field").
+    /// the width is N+1 for a stored N).
     pub host_address_width_bits: u32,
     /// The flags byte (offset 37), decoded.
     pub flags: DmarFlags,
@@ -56,7 +56,7 @@ pub struct Dmar {
     pub structures: Vec<RemappingStructure>,
 }
 
-/// DMAR flags (offset 37). VT-d §8.1, Table 8-1.
+/// DMAR flags (offset 37). VT-d §8.1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct DmarFlags {
     /// The byte as stored.
@@ -67,8 +67,8 @@ pub struct DmarFlags {
     pub x2apic_opt_out: bool,
     /// Bit 2 DMA_CTRL_PLATFORM_OPT_IN_FLAG: the platform supports and asks for DMA
     /// remapping to protect against DMA attacks (Linux then enables the IOMMU even when
-    /// its build defaults to off; VT-d §8.1 and the "Intel Virtualization Technology for
-    /// Directed I/O — DMA Protection" note).
+    /// its build defaults to off: `drivers/iommu/intel/dmar.c`,
+    /// `dmar_platform_optin`). VT-d §8.1.
     pub dma_ctrl_platform_opt_in: bool,
 }
 
@@ -84,7 +84,7 @@ impl DmarFlags {
     }
 }
 
-/// One remapping structure (VT-d §8.2, Table 8-2). JSON: an object whose `type` is
+/// One remapping structure (VT-d §8.2). JSON: an object whose `type` is
 /// `DRHD`, `RMRR`, `ATSR`, `RHSA`, `ANDD`, `SATC`, `SIDP` or `unknown`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "type")]
@@ -285,7 +285,7 @@ pub struct Satc {
     pub scopes: Vec<DeviceScope>,
 }
 
-/// SoC Integrated Device Property Reporting. VT-d §8.10.
+/// SoC Integrated Device Property Reporting (added in VT-d rev. 5.0).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Sidp {
     /// Byte offset from the start of the table.
@@ -310,7 +310,7 @@ pub struct UnknownStructure {
 }
 
 /// Device scope entry: names a device (or a whole PCI sub-hierarchy) by its start bus
-/// and the path of (device, function) hops from it. VT-d §8.3.1, Table 8-3.
+/// and the path of (device, function) hops from it. VT-d §8.3.1.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DeviceScope {
     /// Byte offset from the start of the table.
@@ -441,7 +441,7 @@ fn fixed_len(type_id: u16) -> usize {
         3 => 20, // RHSA: header, reserved, base, proximity domain (§8.6)
         4 => 8,  // ANDD: header, 3 reserved, device number; name follows (§8.7)
         5 => 8,  // SATC: header, flags, reserved, segment (§8.8)
-        6 => 8,  // SIDP: header, reserved, segment (§8.10)
+        6 => 8,  // SIDP: header, reserved, segment (VT-d 5.0)
         _ => STRUCTURE_HEADER_LEN,
     }
 }

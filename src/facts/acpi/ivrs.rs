@@ -23,18 +23,18 @@ use super::{
 pub const IVRS_SIGNATURE: &str = "IVRS";
 
 /// Size of the IVRS fixed part: ACPI header, IVinfo (offset 36), 8 reserved bytes.
-/// AMD #48882 §5.2.1, Table 89 (rev. 3.x numbering may differ).
+/// AMD #48882 §5.2 (IVRS header).
 pub const IVRS_FIXED_LEN: usize = 48;
 
-/// Block header: Type, Flags, Length (u16). AMD #48882 §5.2.2.
+/// Block header: Type, Flags, Length (u16). AMD #48882 §5.2.
 const BLOCK_HEADER_LEN: usize = 4;
 
 /// Fixed part of an IVHD of type 10h (24 bytes) and of types 11h/40h (40 bytes),
-/// before the device entries. AMD #48882 §5.2.2.1, Tables 91 and 92.
+/// before the device entries. AMD #48882 §5.2 (IVHD); ACPICA `ACPI_IVRS_HARDWARE1/2`.
 const IVHD_10_LEN: usize = 24;
 const IVHD_11_LEN: usize = 40;
 
-/// Fixed size of an IVMD block. AMD #48882 §5.2.2.2, Table 100.
+/// Fixed size of an IVMD block. AMD #48882 §5.2 (IVMD); ACPICA `ACPI_IVRS_MEMORY`.
 const IVMD_LEN: usize = 32;
 
 /// A decoded IVRS table.
@@ -50,7 +50,7 @@ pub struct Ivrs {
     pub blocks: Vec<IvrsBlock>,
 }
 
-/// IVinfo: the common IOMMU capabilities. AMD #48882 §5.2.1, Table 90.
+/// IVinfo: the common IOMMU capabilities. AMD #48882 §5.2 (IVinfo field).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct IvInfo {
     /// The u32 as stored.
@@ -118,7 +118,7 @@ impl IvrsBlock {
     }
 }
 
-/// I/O Virtualization Hardware Definition: one IOMMU. AMD #48882 §5.2.2.1.
+/// I/O Virtualization Hardware Definition: one IOMMU. AMD #48882 §5.2 (IVHD).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Ivhd {
     /// Byte offset from the start of the table.
@@ -180,7 +180,7 @@ impl Ivrs {
 
     /// One IVHD per IOMMU, keyed by (segment, device id), preferring the newest block
     /// type as Linux does (it uses the highest type it supports: 40h over 11h over 10h,
-    /// `amd_iommu_init.c` `get_highest_supported_ivhd_type`).
+    /// `drivers/iommu/amd/init.c`, `get_highest_supported_ivhd_type`).
     pub fn iommus(&self) -> Vec<&Ivhd> {
         let mut best: Vec<&Ivhd> = Vec::new();
         for h in self.ivhds() {

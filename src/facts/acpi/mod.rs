@@ -23,7 +23,7 @@ pub mod summary;
 pub use summary::{summarize_dmar, summarize_ivrs};
 
 /// Size of the System Description Table header every ACPI table starts with
-/// (ACPI 6.5 §5.2.6, Table 5.4).
+/// (ACPI 6.5 §5.2.6).
 pub const SDT_HEADER_LEN: usize = 36;
 
 /// The System Description Table header (ACPI 6.5 §5.2.6).
@@ -219,8 +219,8 @@ impl<T: fmt::Debug> std::error::Error for Decoded<T> {}
 /// What the parsers return: the whole table, or the error with the partial table.
 pub type ParseResult<T> = Result<T, Decoded<T>>;
 
-/// True when all `bytes` sum to zero modulo 256 (ACPI 6.5 §5.2.6: "the entire table,
-/// including the checksum field, must add to zero to be considered valid").
+/// True when all `bytes` sum to zero modulo 256: ACPI 6.5 §5.2.6 defines the checksum
+/// so that the whole table, checksum byte included, adds up to zero.
 pub fn checksum_ok(bytes: &[u8]) -> bool {
     bytes.iter().fold(0u8, |acc, b| acc.wrapping_add(*b)) == 0
 }
