@@ -7,13 +7,15 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::checks::{self, Context, Selection};
 use crate::cli::{
-    CheckArgs, Cli, ColorChoice, Command, ConfigArgs, FactsFormat, FixArgs, FixFormat,
-    ReportFormat, RoleArg, RootArgs,
+    AcpiFormat, AcpiTable, CheckArgs, Cli, ColorChoice, Command, ConfigArgs, FactsFormat, FixArgs,
+    FixFormat, ReportFormat, RoleArg, RootArgs,
 };
 use crate::daos::DaosVersion;
 use crate::daos::config::{ConfigPaths, LoadedConfigs, RoleChoice};
 use crate::facts;
-use crate::host::Host;
+use crate::facts::acpi::{self, ParseResult};
+use crate::facts::iommu::ACPI_TABLES_DIR;
+use crate::host::{self, Host};
 use crate::report::{self, CheckResult, HostId, Report, Summary, Tool};
 
 /// Exit code for usage errors and invalid inputs.
@@ -56,6 +58,7 @@ pub fn run(cli: Cli) -> i32 {
         Some(Command::List) => run_list(),
         Some(Command::Explain { id }) => run_explain(&id),
         Some(Command::Generate { what }) => run_generate(what),
+        Some(Command::Acpi { table }) => run_acpi(&table),
     };
     match result {
         Ok(code) => code,
@@ -119,6 +122,129 @@ fn run_explain(id: &str) -> Result<i32, String> {
         check.explain()
     ))?;
     Ok(0)
+}
+
+/// `acpi dmar|ivrs [FILE]`: decode a firmware IOMMU table. Exit 0 when it decodes
+/// completely with a valid checksum, 1 when it is absent, malformed (the partial
+/// decoding is printed, the error with its offset goes to stderr) or its checksum is
+/// wrong, 2 when it cannot be read.
+fn run_acpi(table: &AcpiTable) -> Result<i32, String> {
+    let (name, args) = match table {
+        AcpiTable::Dmar(a) => ("DMAR", a),
+        AcpiTable::Ivrs(a) => ("IVRS", a),
+    };
+    let (source, bytes) = match &args.file {
+        Some(file) => {
+            let bytes = host::read_local_file(file).map_err(|e| e.to_string())?;
+            (file.display().to_string(), bytes)
+        }
+        None => {
+            let host = host_of(&args.root)?;
+            let path = format!("{ACPI_TABLES_DIR}/{name}");
+            let shown = host.path(&path).display().to_string();
+            match host.read_bytes(&path) {
+                Ok(bytes) => (shown, bytes),
+                Err(e) if e.is_permission_denied() => {
+                    return Err(format!(
+                        "{shown}: permission denied: reading ACPI tables needs root \
+                         (the kernel makes them mode 0400); run with sudo"
+                    ));
+                }
+                Err(e) if e.is_not_found() => {
+                    if !host.exists(ACPI_TABLES_DIR) {
+                        eprintln!(
+                            "daos-preflight: {}: not present: no ACPI tables are visible \
+                             (no sysfs mounted, or not an ACPI system)",
+                            host.path(ACPI_TABLES_DIR).display()
+                        );
+                    } else if name == "DMAR" {
+                        eprintln!(
+                            "daos-preflight: {shown}: not present: the firmware publishes no \
+                             DMAR table, so VT-d (Intel Virtualization Technology for Directed \
+                             I/O) is off in the BIOS/UEFI setup, or this is not an Intel platform"
+                        );
+                    } else {
+                        eprintln!(
+                            "daos-preflight: {shown}: not present: the firmware publishes no \
+                             IVRS table, so the AMD IOMMU (AMD-Vi) is off in the BIOS/UEFI \
+                             setup, or this is not an AMD platform"
+                        );
+                    }
+                    return Ok(1);
+                }
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    };
+    match table {
+        AcpiTable::Dmar(_) => show_decoding(
+            &source,
+            name,
+            args.format,
+            acpi::dmar::parse_dmar(&bytes),
+            |t| t.checksum_valid,
+            report::acpi_text::render_dmar,
+        ),
+        AcpiTable::Ivrs(_) => show_decoding(
+            &source,
+            name,
+            args.format,
+            acpi::ivrs::parse_ivrs(&bytes),
+            |t| t.checksum_valid,
+            report::acpi_text::render_ivrs,
+        ),
+    }
+}
+
+/// Prints a (possibly partial) decoding on stdout — JSON with an `error` member
+/// (`null`, or `{offset, message}`) — and problems on stderr; returns the exit code.
+fn show_decoding<T: serde::Serialize>(
+    source: &str,
+    name: &str,
+    format: AcpiFormat,
+    result: ParseResult<T>,
+    checksum_valid: impl Fn(&T) -> bool,
+    render: impl Fn(&T) -> String,
+) -> Result<i32, String> {
+    let (table, error) = match result {
+        Ok(t) => (Some(t), None),
+        Err(d) => (d.partial.map(|b| *b), Some(d.error)),
+    };
+    let text = match format {
+        AcpiFormat::Json => {
+            /// The decoding (its fields in declaration order) plus `error`.
+            #[derive(serde::Serialize)]
+            struct WithError<'a, T> {
+                #[serde(flatten)]
+                table: Option<&'a T>,
+                error: Option<&'a acpi::TableError>,
+            }
+            let out = WithError {
+                table: table.as_ref(),
+                error: error.as_ref(),
+            };
+            let mut s = serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?;
+            s.push('\n');
+            s
+        }
+        AcpiFormat::Text => table.as_ref().map(&render).unwrap_or_default(),
+    };
+    emit(&text)?;
+    let mut code = 0;
+    if let Some(e) = &error {
+        eprintln!("daos-preflight: {source}: malformed {name} table: {e}");
+        code = 1;
+    }
+    if let Some(t) = &table
+        && !checksum_valid(t)
+        && error.is_none()
+    {
+        eprintln!(
+            "daos-preflight: {source}: {name} checksum is invalid (the bytes do not sum to 0)"
+        );
+        code = 1;
+    }
+    Ok(code)
 }
 
 fn run_facts(format: FactsFormat, root: &RootArgs) -> Result<i32, String> {

@@ -56,6 +56,13 @@ pub enum Command {
         #[arg(value_enum)]
         what: Generated,
     },
+    /// Decode the firmware's IOMMU tables (ACPI DMAR, IVRS).
+    #[command(after_help = ACPI_EXIT_CODES)]
+    Acpi {
+        /// Which table.
+        #[command(subcommand)]
+        table: AcpiTable,
+    },
 }
 
 /// Build artefacts generated from these definitions.
@@ -69,6 +76,52 @@ pub enum Generated {
     Zsh,
     /// fish completion.
     Fish,
+}
+
+/// Exit codes of `acpi dmar|ivrs`.
+pub const ACPI_EXIT_CODES: &str = "\
+Exit codes:
+  0  the table decoded completely and its checksum is valid
+  1  the firmware publishes no such table, or it is malformed (the partial decoding
+     and the offset of the problem are printed) or its checksum is wrong
+  2  usage error, or the table could not be read (reading /sys/firmware/acpi/tables
+     needs root)";
+
+/// The ACPI tables `acpi` decodes.
+#[derive(Debug, Subcommand)]
+pub enum AcpiTable {
+    /// Decode an Intel DMAR (VT-d) table: remapping units, reserved regions, scopes.
+    #[command(after_help = ACPI_EXIT_CODES)]
+    Dmar(AcpiTableArgs),
+    /// Decode an AMD IVRS (AMD-Vi) table: IOMMU units.
+    #[command(after_help = ACPI_EXIT_CODES)]
+    Ivrs(AcpiTableArgs),
+}
+
+/// Output format of `acpi`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum AcpiFormat {
+    /// One line per structure, scopes indented.
+    #[default]
+    Text,
+    /// The decoding as JSON (addresses as `0x…` strings).
+    Json,
+}
+
+/// Options of `acpi dmar` / `acpi ivrs`.
+#[derive(Debug, Clone, Args, Default)]
+pub struct AcpiTableArgs {
+    /// The raw table (as in /sys/firmware/acpi/tables, or from `acpidump -b`);
+    /// default: the host's /sys/firmware/acpi/tables/<TABLE> (under --root when given).
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = AcpiFormat::Text)]
+    pub format: AcpiFormat,
+
+    #[command(flatten)]
+    pub root: RootArgs,
 }
 
 /// Output format of `check`.
@@ -298,5 +351,38 @@ mod tests {
         assert_eq!(cli.check.config.role, RoleArg::Agent);
         assert_eq!(cli.check.config.server_config, Some(PathBuf::from("s.yml")));
         assert!(Cli::try_parse_from(["daos-preflight", "--role", "client"]).is_err());
+    }
+
+    #[test]
+    fn acpi_subcommands() {
+        let cli = Cli::try_parse_from([
+            "daos-preflight",
+            "acpi",
+            "dmar",
+            "/tmp/DMAR",
+            "--format",
+            "json",
+        ])
+        .unwrap();
+        match cli.command {
+            Some(Command::Acpi {
+                table: AcpiTable::Dmar(a),
+            }) => {
+                assert_eq!(a.file, Some(PathBuf::from("/tmp/DMAR")));
+                assert_eq!(a.format, AcpiFormat::Json);
+            }
+            other => panic!("{other:?}"),
+        }
+        let cli = Cli::try_parse_from(["daos-preflight", "acpi", "ivrs"]).unwrap();
+        match cli.command {
+            Some(Command::Acpi {
+                table: AcpiTable::Ivrs(a),
+            }) => {
+                assert_eq!(a.file, None);
+                assert_eq!(a.format, AcpiFormat::Text);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(Cli::try_parse_from(["daos-preflight", "acpi", "srat"]).is_err());
     }
 }

@@ -118,6 +118,17 @@ pub struct FileMeta {
 /// eat the memory of a storage server.
 const MAX_READ: u64 = 64 * 1024 * 1024;
 
+/// Reads a file named on the command line (not a host path: it is not put under
+/// `--root`), bounded like every host read and with the same error kinds.
+pub fn read_local_file(path: &Path) -> Result<Vec<u8>, HostError> {
+    let file = std::fs::File::open(path).map_err(|e| HostError::from_io(path.to_path_buf(), &e))?;
+    let mut buf = Vec::new();
+    file.take(MAX_READ)
+        .read_to_end(&mut buf)
+        .map_err(|e| HostError::from_io(path.to_path_buf(), &e))?;
+    Ok(buf)
+}
+
 /// The machine being inspected: `/` or a captured tree.
 #[derive(Debug, Clone)]
 pub struct Host {
@@ -162,13 +173,7 @@ impl Host {
 
     /// Reads a whole file as bytes.
     pub fn read_bytes(&self, host_path: &str) -> Result<Vec<u8>, HostError> {
-        let path = self.path(host_path);
-        let file = std::fs::File::open(&path).map_err(|e| HostError::from_io(path.clone(), &e))?;
-        let mut buf = Vec::new();
-        file.take(MAX_READ)
-            .read_to_end(&mut buf)
-            .map_err(|e| HostError::from_io(path.clone(), &e))?;
-        Ok(buf)
+        read_local_file(&self.path(host_path))
     }
 
     /// Reads a whole file as text (invalid UTF-8 is replaced, never fatal: firmware

@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 use crate::checks::{Evaluated, Remediation, Status};
 use crate::facts::Facts;
 
+pub mod acpi_text;
 pub mod facts_text;
 pub mod text;
 
