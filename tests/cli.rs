@@ -53,6 +53,33 @@ fn check<'a>(report: &'a Value, id: &str) -> &'a Value {
 
 /// (scenario, check, expected status, text that must appear in summary or remediation)
 const VERDICTS: &[(&str, &str, &str, &str)] = &[
+    // ecclesia's real AMI table (3 DRHDs, width 46, as Google's dmar_test.cc asserts),
+    // then the same table broken in three ways, and its RMRR device configured for DAOS
+    (
+        "iommu-dmar-truncated",
+        "iommu.firmware",
+        "fail",
+        "offset 0x78",
+    ),
+    (
+        "iommu-dmar-nounits",
+        "iommu.firmware",
+        "fail",
+        "no remapping unit (DRHD)",
+    ),
+    (
+        "iommu-dmar-badsum",
+        "iommu.firmware",
+        "warn",
+        "checksum is wrong",
+    ),
+    ("iommu-dmar-badsum", "iommu.kernel", "pass", "3 unit(s)"),
+    (
+        "iommu-rmrr",
+        "iommu.firmware",
+        "warn",
+        "0000:00:14.0 (0x75460000–0x75470fff)",
+    ),
     ("iommu-firmware-off", "iommu.firmware", "fail", "BIOS"),
     (
         "iommu-firmware-off",
@@ -65,7 +92,7 @@ const VERDICTS: &[(&str, &str, &str, &str)] = &[
         "iommu-kernel-off-el8",
         "iommu.firmware",
         "pass",
-        "DMAR table present (352 bytes)",
+        "DMAR valid: 3 remapping unit(s), 46-bit",
     ),
     (
         "iommu-kernel-off-el8",
@@ -124,7 +151,12 @@ const VERDICTS: &[(&str, &str, &str, &str)] = &[
     ),
     ("iommu-passthrough", "time.sync", "skip", "live host"),
     ("iommu-noiommu", "iommu.mode", "warn", "no-IOMMU"),
-    ("iommu-amd", "iommu.firmware", "pass", "IVRS"),
+    (
+        "iommu-amd",
+        "iommu.firmware",
+        "pass",
+        "IVRS valid: 1 remapping unit(s)",
+    ),
     ("iommu-amd", "iommu.kernel", "pass", "ivhd0"),
 ];
 

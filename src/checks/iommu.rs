@@ -106,8 +106,13 @@ impl Check for Firmware {
 hardware: DMAR (Intel VT-d) or IVRS (AMD-Vi), in /sys/firmware/acpi/tables. Without it no \
 kernel flag can enable an IOMMU: the BIOS setting is off (or the platform has none). DAOS \
 needs an IOMMU to run daos_server as a non-root user with NVMe through VFIO.\n\
-pass: a table is present. fail: none (enable VT-d/AMD-Vi in the BIOS). skip: the ACPI \
-tables are not visible (container, non-ACPI platform, captured tree without them)."
+The table itself is decoded (checksum, remapping units DRHD/IVHD, RMRR reserved regions, \
+RHSA NUMA affinity, the platform opt-in flag): no other tool reads it.\n\
+pass: a valid table with at least one remapping unit. warn: wrong checksum, or a configured \
+NVMe device is covered by an RMRR (VFIO can't take it cleanly). fail: no table (enable \
+VT-d/AMD-Vi in the BIOS), a malformed table, or no remapping unit. error: present but \
+unreadable (mode 0400: run as root). skip: the ACPI tables are not visible (container, \
+non-ACPI platform, captured tree without them)."
     }
     fn run(&self, ctx: &Context) -> Finding {
         let f = ctx.facts;
@@ -117,17 +122,8 @@ tables are not visible (container, non-ACPI platform, captured tree without them
             );
         }
         let tables = &f.iommu.tables;
-        match (Vendor::of(f), tables.iter().find(|t| t.present)) {
-            (Some(v), Some(t)) => Finding::pass(format!(
-                "{} table present ({} bytes): {}",
-                t.name,
-                t.size.unwrap_or(0),
-                v.bios_name()
-            ))
-            .detail("table", &t.name)
-            .detail("size", t.size)
-            .detail("readable", t.readable),
-            _ => Finding::fail("no DMAR or IVRS table: the firmware announces no IOMMU (VT-d/AMD-Vi is off in the BIOS, or absent)")
+        let (Some(v), Some(t)) = (Vendor::of(f), tables.iter().find(|t| t.present)) else {
+            return Finding::fail("no DMAR or IVRS table: the firmware announces no IOMMU (VT-d/AMD-Vi is off in the BIOS, or absent)")
                 .detail("tables", tables)
                 .fix(
                     "enable Intel VT-d (or AMD-Vi/IOMMU) in the BIOS/UEFI setup, then reboot",
@@ -137,9 +133,133 @@ tables are not visible (container, non-ACPI platform, captured tree without them
                     ],
                     true,
                 )
-                .fault(FAULT_IOMMU_DISABLED),
+                .fault(FAULT_IOMMU_DISABLED);
+        };
+        let base = |fd: Finding| {
+            fd.detail("table", &t.name)
+                .detail("size", t.size)
+                .detail("readable", t.readable)
+        };
+        let Some(fw) = &f.iommu.firmware else {
+            // present but not decoded: mode 0400 and we are not root
+            return base(Finding::error(format!(
+                "{} table present ({} bytes) but unreadable: run as root to validate it",
+                t.name,
+                t.size.unwrap_or(0)
+            )))
+            .fix(
+                "run daos-preflight as root (ACPI tables are mode 0400)",
+                &["sudo daos-preflight check --only iommu".to_string()],
+                false,
+            );
+        };
+        let base = |fd: Finding| {
+            base(fd)
+                .detail("checksum_valid", fw.checksum_valid)
+                .detail("host_address_width_bits", fw.host_address_width_bits)
+                .detail("intr_remap", fw.intr_remap)
+                .detail("dma_ctrl_platform_opt_in", fw.dma_ctrl_platform_opt_in)
+                .detail("units", &fw.units)
+                .detail("reserved_regions", &fw.reserved_regions)
+        };
+        let unit_word = if t.name == "DMAR" { "DRHD" } else { "IVHD" };
+        let bios_update = [
+            "update the system firmware (BIOS/UEFI): the table is the vendor's".to_string(),
+            format!(
+                "daos-preflight acpi {} --format json   # the decoding, for a vendor case",
+                t.name.to_lowercase()
+            ),
+        ];
+        if let Some(err) = &fw.parse_error {
+            return base(Finding::fail(format!(
+                "{} table is malformed ({err}); the kernel may ignore it",
+                t.name
+            )))
+            .fix(
+                "the firmware's table is broken: update the BIOS",
+                &bios_update,
+                true,
+            );
         }
+        if fw.units.is_empty() {
+            return base(Finding::fail(format!(
+                "{} table declares no remapping unit ({unit_word}): no device can be isolated",
+                t.name
+            )))
+            .fix(
+                "update the BIOS and check that VT-d/AMD-Vi is fully enabled",
+                &bios_update,
+                true,
+            )
+            .fault(FAULT_IOMMU_DISABLED);
+        }
+        let what = format!(
+            "{} valid: {} remapping unit(s), {}-bit DMA addresses{}{} ({})",
+            t.name,
+            fw.units.len(),
+            fw.host_address_width_bits
+                .map(|b| b.to_string())
+                .unwrap_or_else(|| "?".into()),
+            if fw.intr_remap == Some(true) {
+                ", interrupt remapping"
+            } else {
+                ""
+            },
+            if fw.dma_ctrl_platform_opt_in == Some(true) {
+                ", platform opt-in"
+            } else {
+                ""
+            },
+            v.bios_name()
+        );
+        // An RMRR names memory the firmware keeps DMAing to on behalf of a device; VFIO
+        // refuses (or can't cleanly isolate) such a device (kernel: "Device is ineligible
+        // for IOMMU domain attach due to platform RMRR requirement").
+        let configured = configured_nvme(ctx);
+        let covered: Vec<String> = fw
+            .reserved_regions
+            .iter()
+            .flat_map(|r| {
+                r.devices
+                    .iter()
+                    .filter(|d| configured.contains(d))
+                    .map(move |d| format!("{d} ({}–{})", r.base_address, r.end_address))
+            })
+            .collect();
+        if !covered.is_empty() {
+            return base(Finding::warn(format!(
+                "{what}; but configured NVMe device(s) are covered by a firmware RMRR and can't be handed to VFIO cleanly: {}",
+                covered.join(", ")
+            )))
+            .fix(
+                "use other NVMe devices for DAOS, or ask the vendor for a BIOS without the RMRR on them",
+                &[],
+                false,
+            );
+        }
+        let fd = if fw.checksum_valid {
+            Finding::pass(what)
+        } else {
+            Finding::warn(format!(
+                "{what}; but its ACPI checksum is wrong (the kernel only warns; a firmware bug)"
+            ))
+            .fix("update the BIOS", &bios_update, false)
+        };
+        base(fd)
     }
+}
+
+/// PCI addresses of the NVMe controllers in the server configuration.
+fn configured_nvme(ctx: &Context) -> Vec<String> {
+    let Some(cfg) = ctx.config.and_then(|c| c.server_config()) else {
+        return Vec::new();
+    };
+    cfg.engines
+        .iter()
+        .flat_map(|e| e.bdev_tiers())
+        .filter(|t| t.class == Some(crate::daos::config::StorageClass::Nvme))
+        .flat_map(|t| t.bdev_list.iter().map(|a| a.trim().to_ascii_lowercase()))
+        .collect()
 }
 
 /// `iommu.kernel`

@@ -87,12 +87,40 @@ pub fn collect(host: &Host, errors: &mut Vec<CollectionError>) -> Iommu {
         .collect();
     let firmware_table = tables.iter().find(|t| t.present).map(|t| t.name.clone());
 
+    // Decode the table when we may read it (root): validity, units, RMRRs, RHSA nodes.
+    let firmware = tables
+        .iter()
+        .find(|t| t.present && t.readable == Some(true))
+        .and_then(|t| {
+            let bytes = note(
+                errors,
+                host.read_bytes(&format!("{ACPI_TABLES_DIR}/{}", t.name)),
+            )?;
+            Some(match t.name.as_str() {
+                "DMAR" => super::acpi::summarize_dmar(&super::acpi::dmar::parse_dmar(&bytes)),
+                _ => super::acpi::summarize_ivrs(&super::acpi::ivrs::parse_ivrs(&bytes)),
+            })
+        });
+
+    // A kernel unit's NUMA node: the proximity domain the firmware's RHSA gives its
+    // register base (Intel units expose it as intel-iommu/address). ACPI proximity
+    // domains are the kernel's node ids on the platforms DAOS runs on (SRAT order).
     let units = note(errors, host.list_dir("/sys/class/iommu"))
         .unwrap_or_default()
         .into_iter()
-        .map(|name| IommuUnit {
-            name,
-            numa_node: None,
+        .map(|name| {
+            let base = host
+                .read_attr_opt(&format!("/sys/class/iommu/{name}/intel-iommu/address"))
+                .and_then(|a| u64::from_str_radix(a.trim_start_matches("0x"), 16).ok());
+            let numa_node = base.and_then(|b| {
+                firmware.as_ref()?.units.iter().find_map(|u| {
+                    let ub =
+                        u64::from_str_radix(u.register_base_address.trim_start_matches("0x"), 16)
+                            .ok()?;
+                    (ub == b).then_some(u.proximity_domain).flatten()
+                })
+            });
+            IommuUnit { name, numa_node }
         })
         .collect();
 
@@ -120,6 +148,6 @@ pub fn collect(host: &Host, errors: &mut Vec<CollectionError>) -> Iommu {
         groups,
         group_types,
         noiommu_mode,
-        firmware: None,
+        firmware,
     }
 }
