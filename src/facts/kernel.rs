@@ -107,12 +107,12 @@ pub fn collect(host: &Host, errors: &mut Vec<CollectionError>) -> Kernel {
             Err(e) => parse_error(errors, host, "/proc/config.gz", format!("gzip: {e}")),
         }
     }
-    if text.is_none() {
-        if let Some(rel) = &release {
-            let p = format!("/boot/config-{rel}");
-            if let Some(bytes) = note(errors, host.read_bytes(&p)) {
-                text = Some((p, bytes));
-            }
+    if text.is_none()
+        && let Some(rel) = &release
+    {
+        let p = format!("/boot/config-{rel}");
+        if let Some(bytes) = note(errors, host.read_bytes(&p)) {
+            text = Some((p, bytes));
         }
     }
     if let Some((path, bytes)) = text {

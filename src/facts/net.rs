@@ -149,10 +149,10 @@ pub fn collect(host: &Host, pci: &Pci, errors: &mut Vec<CollectionError>) -> Net
                     .and_then(|v| parse::parse_hex_u32(&v).ok())
             })
             .unwrap_or(0);
-        if let Some(dev) = infiniband.iter_mut().find(|d| &d.name == ibdev) {
-            if let Some(port) = dev.ports.iter_mut().find(|p| p.port == port_idx + 1) {
-                port.netdev.get_or_insert_with(|| iface.name.clone());
-            }
+        if let Some(dev) = infiniband.iter_mut().find(|d| &d.name == ibdev)
+            && let Some(port) = dev.ports.iter_mut().find(|p| p.port == port_idx + 1)
+        {
+            port.netdev.get_or_insert_with(|| iface.name.clone());
         }
     }
     Net {

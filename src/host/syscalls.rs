@@ -166,10 +166,10 @@ impl Host {
     /// The hostname: the kernel's for the live host, `/proc/sys/kernel/hostname` or
     /// `/etc/hostname` for a tree.
     pub fn hostname(&self) -> Option<String> {
-        if self.is_live() {
-            if let Ok(h) = nix::unistd::gethostname() {
-                return Some(h.to_string_lossy().into_owned());
-            }
+        if self.is_live()
+            && let Ok(h) = nix::unistd::gethostname()
+        {
+            return Some(h.to_string_lossy().into_owned());
         }
         self.read_attr_opt("/proc/sys/kernel/hostname")
             .or_else(|| self.read_attr_opt("/etc/hostname"))
