@@ -116,9 +116,11 @@ fn hwloc_numa_nodes_agree_with_lstopo() {
             };
             nodes_compared += 1;
 
-            // CPUs. hwloc gives a CPU-less node the CPUs of its initiators (HMAT,
-            // memory tiers), not the node's own (empty) mask: there the tree itself is
-            // the reference and the node must have no CPUs.
+            // CPUs: the node's mask less offline CPUs, as lstopo reports them (a few
+            // trees were trimmed by offlining CPUs without editing every node file:
+            // linux_offline-cpu0-node0, linux_nvidiagpunumanodes). hwloc gives a
+            // CPU-less node the CPUs of its initiators (HMAT, memory tiers) instead of
+            // its own empty mask: there the tree itself is the reference.
             let dir = format!("sys/devices/system/node/node{id}");
             let own = raw(&t.root, &format!("{dir}/cpulist"))
                 .map(|s| cpu_list(&s))
@@ -407,6 +409,68 @@ fn hwloc_network_devices_agree_with_lstopo() {
     eprintln!("hwloc NICs: {nics} interfaces, {rdma} RDMA pairs, {macs} MAC addresses");
     assert_no_problems("network devices vs lstopo", &problems);
     assert!(nics >= 16 && rdma >= 3 && macs >= 3);
+}
+
+/// The `Size` (KiB) lstopo's XML gives an OS device.
+fn lstopo_size_kib(xml: &str, osdev: &str) -> Option<u64> {
+    let start = xml.find(&format!("name=\"{osdev}\""))?;
+    let object = &xml[start..start + xml[start..].find("</object>")?];
+    let v = object.split("<info name=\"Size\" value=\"").nth(1)?;
+    v[..v.find('"')?].parse().ok()
+}
+
+#[test]
+fn hwloc_nvme_namespaces_agree_with_lstopo() {
+    let mut problems = Vec::new();
+    let mut compared = 0;
+    for t in trees() {
+        let f = facts(t);
+        let devices = by_key(&f["pci"]["devices"], "address");
+        let xml = std::fs::read_to_string(
+            common::hwloc::hwloc_dir().join(format!("oracle-lstopo-2.9.0/{}.xml", t.name)),
+        )
+        .expect("lstopo XML");
+        for p in t.oracle["pci_devices"].as_array().into_iter().flatten() {
+            // mass storage / non-volatile memory: NVMe
+            if !p["class"].as_str().is_some_and(|c| c.starts_with("0108")) {
+                continue;
+            }
+            let busid = p["busid"].as_str().expect("busid");
+            let disks: Vec<&str> = p["os_devices"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|o| o["osdev_type"] == "0")
+                .filter_map(|o| o["name"].as_str())
+                .collect();
+            let Some(d) = devices.get(busid) else {
+                problems.push(format!("{} {busid}: missing", t.name));
+                continue;
+            };
+            let namespaces = by_key(&d["nvme"]["namespaces"], "name");
+            let names: Vec<&str> = namespaces.keys().map(String::as_str).collect();
+            if names != disks {
+                problems.push(format!(
+                    "{} {busid}: namespaces {names:?}, lstopo {disks:?}",
+                    t.name
+                ));
+            }
+            for disk in disks {
+                compared += 1;
+                let size = lstopo_size_kib(&xml, disk).map(|k| k * 1024);
+                let got = namespaces.get(disk).and_then(|n| n["size_bytes"].as_u64());
+                if got != size {
+                    problems.push(format!(
+                        "{} {disk}: size_bytes {got:?}, lstopo {size:?}",
+                        t.name
+                    ));
+                }
+            }
+        }
+    }
+    assert_no_problems("NVMe namespaces vs lstopo", &problems);
+    // linux_32em64t-2n8c+dax+nvme+mic+dimms: nvme0n1 on 0000:00:02.0 (numa_node −1)
+    assert!(compared >= 1, "no NVMe namespace compared");
 }
 
 // ---------------------------------------------------------------------------------------
