@@ -70,6 +70,13 @@ fn hwloc_every_tree_runs_facts_and_check() {
         if let Err(e) = report_of(&t.check) {
             problems.push(format!("{}: {e}", t.name));
         }
+        for run in &t.text {
+            if let Some(p) = run.abnormal() {
+                problems.push(format!("{}: {p}", t.name));
+            } else if run.stdout.trim().is_empty() {
+                problems.push(format!("{}: {}: no output", t.name, run.args));
+            }
+        }
     }
     assert_no_problems("facts/check on the hwloc trees", &problems);
 }

@@ -374,6 +374,26 @@ mod tests {
     }
 
     #[test]
+    fn refused_reads_keep_their_kind() {
+        // What sysfs answers for `speed`/`carrier` of a link that is down (EINVAL), of
+        // a device without the attribute (ENODEV/EOPNOTSUPP), and for 0400 files.
+        for (errno, kind) in [
+            (libc::EINVAL, HostErrorKind::InvalidInput),
+            (libc::ENODEV, HostErrorKind::InvalidInput),
+            (libc::EOPNOTSUPP, HostErrorKind::InvalidInput),
+            (libc::EACCES, HostErrorKind::PermissionDenied),
+            (libc::ENOENT, HostErrorKind::NotFound),
+        ] {
+            let e = HostError::from_io(
+                PathBuf::from("/sys/class/net/eth1/speed"),
+                &io::Error::from_raw_os_error(errno),
+            );
+            assert_eq!(e.kind, kind, "errno {errno}");
+            assert!(e.to_string().starts_with("/sys/class/net/eth1/speed: "));
+        }
+    }
+
+    #[test]
     fn attributes_lose_trailing_nul() {
         // node0/cpulist of hwloc's linux_128arm-2pa2n8cluster4co tree (BSD-3-Clause,
         // open-mpi/hwloc tests/hwloc/linux): the value is followed by "\n\0".

@@ -6,6 +6,7 @@
 //! every Debian and EL system) rather than a new crate dependency.
 
 use std::collections::BTreeMap;
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,7 +14,7 @@ use std::sync::{Mutex, OnceLock};
 
 use serde_json::Value;
 
-use super::{Run, check_run, corpus, facts_run, scratch};
+use super::{Run, check_run, corpus, facts_run, run_cli, scratch};
 
 /// One unpacked tree with what the binary and the oracles say about it.
 #[derive(Debug)]
@@ -33,6 +34,8 @@ pub struct Tree {
     pub facts: Run,
     /// `check --root <root> --format json`.
     pub check: Run,
+    /// `facts --format text` and `check --format text` (the renderers must cope too).
+    pub text: [Run; 2],
 }
 
 impl Tree {
@@ -130,6 +133,16 @@ fn unpack_and_run(
         .clone();
     let facts = facts_run(&root);
     let check = check_run(&root);
+    let text = [
+        run_cli([OsStr::new("facts"), OsStr::new("--root"), root.as_os_str()]),
+        run_cli([
+            OsStr::new("check"),
+            OsStr::new("--root"),
+            root.as_os_str(),
+            OsStr::new("--color"),
+            OsStr::new("always"),
+        ]),
+    ];
     Tree {
         name,
         root,
@@ -138,6 +151,7 @@ fn unpack_and_run(
         upstream_console,
         facts,
         check,
+        text,
     }
 }
 
