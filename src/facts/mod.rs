@@ -179,7 +179,8 @@ pub struct Numa {
 pub struct NumaNode {
     /// Node id.
     pub id: u32,
-    /// CPUs of the node (its `cpulist`); empty for memory-only nodes.
+    /// Online CPUs of the node (its `cpulist`, or `cpumap` on kernels without it, less
+    /// the CPUs the kernel reports offline); empty for memory-only nodes.
     pub cpus: Vec<u32>,
     /// MemTotal of the node, KiB.
     pub mem_total_kib: Option<u64>,

@@ -118,6 +118,32 @@ pub fn parse_cpulist(s: &str) -> Result<Vec<u32>, ParseError> {
     Ok(out)
 }
 
+/// Parses a CPU mask as sysfs prints it (`cpumap`, `local_cpus`): comma-separated
+/// 32-bit hexadecimal words, most significant first (`00000000,0000ff00` is CPUs 8–15).
+/// Words may be shorter than 8 digits (`00`); an all-zero mask is an empty list.
+pub fn parse_cpumask(s: &str) -> Result<Vec<u32>, ParseError> {
+    let s = s.trim();
+    let mut out = Vec::new();
+    if s.is_empty() {
+        return Ok(out);
+    }
+    let bad = || ParseError(format!("invalid CPU mask {s:?}"));
+    for (index, word) in s.rsplit(',').enumerate() {
+        let word = word.trim();
+        if word.is_empty() || word.len() > 8 {
+            return Err(bad());
+        }
+        let bits = u32::from_str_radix(word, 16).map_err(|_| bad())?;
+        let base = u32::try_from(index)
+            .ok()
+            .and_then(|i| i.checked_mul(32))
+            .ok_or_else(bad)?;
+        out.extend((0..32).filter(|b| bits & (1 << b) != 0).map(|b| base + b));
+    }
+    out.sort_unstable();
+    Ok(out)
+}
+
 /// Formats a sorted list of numbers back into the compact range form (`0-3,8`).
 pub fn format_cpulist(cpus: &[u32]) -> String {
     let mut out = Vec::new();
@@ -255,15 +281,62 @@ mod tests {
             args[0].value.as_deref(),
             Some("(hd0,gpt2)/vmlinuz-4.18.0-513.5.1.el8_9.x86_64")
         );
+        // Counted by hand: BOOT_IMAGE root ro crashkernel resume rd.lvm.lv rd.lvm.lv rhgb
+        // quiet intel_iommu iommu dyndbg acpi_osi = 13 (indices 0-12). The count was
+        // right; the indices after the second rd.lvm.lv were off by one.
+        assert_eq!(args[5].key, "rd.lvm.lv");
+        assert_eq!(args[5].value.as_deref(), Some("almalinux/root"));
         assert_eq!(args[6].key, "rd.lvm.lv");
+        assert_eq!(args[6].value.as_deref(), Some("almalinux/swap"));
         assert_eq!(args[7].key, "rhgb");
         assert_eq!(args[7].value, None);
+        assert_eq!(args[8].key, "quiet");
         assert_eq!(args[9].key, "intel_iommu");
         assert_eq!(args[9].value.as_deref(), Some("on"));
+        assert_eq!(args[10].key, "iommu");
+        assert_eq!(args[10].value.as_deref(), Some("pt"));
         assert_eq!(args[11].key, "dyndbg");
         assert_eq!(args[11].value.as_deref(), Some("file drivers/x.c +p"));
         assert_eq!(args[12].key, "acpi_osi");
         assert_eq!(args[12].value.as_deref(), Some("Windows 2009"));
+    }
+
+    #[test]
+    fn cmdline_real_captured_hosts() {
+        // /proc/cmdline of two machines of the hwloc test suite (open-mpi/hwloc
+        // tests/hwloc/linux, BSD-3-Clause): linux_32intel64-2p8co2t+8ve (EL7) and
+        // linux_nvidia-dgx-gb10 (values with `,`, `:` and `-`, dotted module parameters,
+        // repeated keys); the newline and NUL a capture ends with belong to no argument.
+        // Counted by hand: 9 and 17 parameters.
+        let el7 = "BOOT_IMAGE=/vmlinuz-3.10.0-1160.15.2.el7.x86_64 root=UUID=a26d8657-e4a9-4f5d-b965-53fd35ddf367 ro console=tty0 console=ttyS0,115200n8 crashkernel=auto rhgb quiet LANG=en_US.UTF-8\n";
+        let a = parse_cmdline(el7);
+        assert_eq!(a.len(), 9);
+        assert_eq!(a[1].key, "root");
+        assert_eq!(
+            a[1].value.as_deref(),
+            Some("UUID=a26d8657-e4a9-4f5d-b965-53fd35ddf367")
+        );
+        assert_eq!(a[2].key, "ro");
+        assert_eq!(a[2].value, None);
+        assert_eq!(a[3].value.as_deref(), Some("tty0"));
+        assert_eq!(a[4].key, "console");
+        assert_eq!(a[4].value.as_deref(), Some("ttyS0,115200n8"));
+        assert_eq!(a[8].key, "LANG");
+        assert_eq!(a[8].value.as_deref(), Some("en_US.UTF-8"));
+
+        let gb10 = "BOOT_IMAGE=/boot/vmlinuz-6.17.0-1014-nvidia root=UUID=18e645be-29c9-445c-9958-2a641ab0cd99 ro init_on_alloc=0 iommu.passthrough=0 console=tty0 plymouth.ignore-serial-consoles plymouth.use-simpledrm earlycon=uart,mmio32,0x16A00000 console=tty0 console=ttyS0,921600 crashkernel=1G-:0M quiet splash initcall_blacklist=tegra234_cbb_init pci=pcie_bus_safe vt.handoff=7\n\0";
+        let a = parse_cmdline(gb10);
+        assert_eq!(a.len(), 17);
+        assert_eq!(a[4].key, "iommu.passthrough");
+        assert_eq!(a[4].value.as_deref(), Some("0"));
+        assert_eq!(a[6].key, "plymouth.ignore-serial-consoles");
+        assert_eq!(a[6].value, None);
+        assert_eq!(a[8].value.as_deref(), Some("uart,mmio32,0x16A00000"));
+        assert_eq!(a[11].key, "crashkernel");
+        assert_eq!(a[11].value.as_deref(), Some("1G-:0M"));
+        assert_eq!(a[10].value.as_deref(), Some("ttyS0,921600"));
+        assert_eq!(a[16].key, "vt.handoff");
+        assert_eq!(a[16].value.as_deref(), Some("7"));
     }
 
     #[test]
@@ -293,8 +366,93 @@ mod tests {
         assert!(parse_cpulist("3-1").is_err());
         assert!(parse_cpulist("a-b").is_err());
         assert!(parse_cpulist("0-4294967295").is_err());
+        // Real node cpulists of the hwloc test machines (BSD-3-Clause): hyper-thread
+        // siblings in a second range (linux_32intel64-2p8co2t+8ve node1), round-robin
+        // numbering (linux_40intel64-2g2n4c+pcilocality node0), odd CPUs only
+        // (linux_offline-cpu0-node0 node1), and an offline-CPU pattern.
+        assert_eq!(
+            parse_cpulist("8-15,24-31\n").unwrap(),
+            (8..16).chain(24..32).collect::<Vec<u32>>()
+        );
+        assert_eq!(
+            parse_cpulist("0,4,8,12,16,20,24,28,32,36").unwrap(),
+            (0..40).step_by(4).collect::<Vec<u32>>()
+        );
+        assert_eq!(
+            parse_cpulist("1,3,5,7,9,11,13,15,17,19,21,23").unwrap(),
+            (1..24).step_by(2).collect::<Vec<u32>>()
+        );
+        assert_eq!(
+            parse_cpulist("0-1,3-4,6-12,15").unwrap(),
+            vec![0, 1, 3, 4, 6, 7, 8, 9, 10, 11, 12, 15]
+        );
         assert_eq!(format_cpulist(&[0, 1, 2, 3, 8, 10, 11]), "0-3,8,10-11");
         assert_eq!(format_cpulist(&[]), "");
+    }
+
+    #[test]
+    fn cpumasks_as_sysfs_prints_them() {
+        // node cpumap files of the hwloc test machines (BSD-3-Clause)
+        // linux_8ia64-2n2s2c node1: two words
+        assert_eq!(
+            parse_cpumask("00000000,000000f0\n").unwrap(),
+            vec![4, 5, 6, 7]
+        );
+        // linux_256ppc-8n8s4t node1: a full second word
+        assert_eq!(
+            parse_cpumask("00000000,ffffffff,00000000").unwrap(),
+            (32..64).collect::<Vec<u32>>()
+        );
+        // linux_offline-cpu0-node0 node1: odd CPUs 5-19
+        assert_eq!(
+            parse_cpumask("00000000,00000000,00000000,00000000,00000000,000aaaa0").unwrap(),
+            (5..20).step_by(2).collect::<Vec<u32>>()
+        );
+        // linux_96em64t-4n4d3ca2co node1: a node spanning a word boundary
+        assert_eq!(
+            parse_cpumask(
+                "00000000,00000000,00000000,00000000,00000000,00000000,0000ffff,ff000000"
+            )
+            .unwrap(),
+            (24..48).collect::<Vec<u32>>()
+        );
+        // linux_fakeheteromemtiers node4 (CPU-less): a short word, no CPUs
+        assert_eq!(parse_cpumask("00").unwrap(), Vec::<u32>::new());
+        assert_eq!(parse_cpumask("").unwrap(), Vec::<u32>::new());
+        assert!(parse_cpumask("0-3").is_err());
+        assert!(parse_cpumask("123456789").is_err());
+        assert!(parse_cpumask("ff,,ff").is_err());
+    }
+
+    #[test]
+    fn meminfo_real_dual_socket_el7() {
+        // /proc/meminfo and node1/meminfo of linux_32intel64-2p8co2t+8ve (hwloc test
+        // suite, BSD-3-Clause), abridged. lstopo's oracle for that tree: node1 local
+        // memory 50708443136 bytes = 49519964 KiB, 2048 2-MiB pages on each node.
+        let sys = "MemTotal:       97445600 kB\nMemFree:        35200008 kB\nMemAvailable:   83337000 kB\nActive(anon):     422344 kB\nSwapTotal:       8388604 kB\nVmallocTotal:   34359738367 kB\nHardwareCorrupted:     0 kB\nAnonHugePages:    110592 kB\nHugePages_Total:    4096\nHugePages_Free:     4096\nHugePages_Rsvd:        0\nHugePages_Surp:        0\nHugepagesize:       2048 kB\nDirectMap1G:    91226112 kB\n";
+        let m = parse_meminfo(sys);
+        assert_eq!(m["MemTotal"], 97445600);
+        assert_eq!(m["MemAvailable"], 83337000);
+        assert_eq!(m["Active(anon)"], 422344);
+        assert_eq!(m["VmallocTotal"], 34359738367);
+        assert_eq!(m["HugePages_Total"], 2 * 2048);
+        assert_eq!(m["Hugepagesize"], 2048);
+        let mem = crate::facts::memory::memory_from_meminfo(sys);
+        assert_eq!(mem.mem_total_kib, Some(97445600));
+        assert_eq!(mem.swap_total_kib, Some(8388604));
+        assert_eq!(mem.hugepages_rsvd, Some(0));
+        // Hugetlb appeared in 4.16: absent on this 3.10 kernel, so unknown
+        assert_eq!(mem.hugetlb_kib, None);
+
+        let node = "Node 1 MemTotal:       49519964 kB\nNode 1 MemFree:        10710036 kB\nNode 1 MemUsed:        38809928 kB\nNode 1 Active(file):   28315688 kB\nNode 1 AnonHugePages:     43008 kB\nNode 1 HugePages_Total:  2048\nNode 1 HugePages_Free:   2048\nNode 1 HugePages_Surp:      0\n";
+        let n = parse_meminfo(node);
+        assert_eq!(n["MemTotal"] * 1024, 50708443136);
+        assert_eq!(n["MemFree"], 10710036);
+        assert_eq!(n["Active(file)"], 28315688);
+        assert_eq!(n["HugePages_Total"], 2048);
+        // hwloc's captures start node meminfo with an empty line (linux_8ia64-2n2s2c)
+        let n = parse_meminfo("\nNode 1 MemTotal:     16777216 kB\n");
+        assert_eq!(n["MemTotal"], 16777216);
     }
 
     #[test]

@@ -129,6 +129,11 @@ pub fn read_local_file(path: &Path) -> Result<Vec<u8>, HostError> {
     Ok(buf)
 }
 
+/// A one-value attribute without surrounding whitespace and NUL bytes.
+pub fn trim_attr(s: &str) -> &str {
+    s.trim_matches(|c: char| c.is_whitespace() || c == '\0')
+}
+
 /// The machine being inspected: `/` or a captured tree.
 #[derive(Debug, Clone)]
 pub struct Host {
@@ -186,9 +191,17 @@ impl Host {
         })
     }
 
-    /// Reads a one-value sysfs/procfs attribute, trimmed of surrounding whitespace.
+    /// Reads a one-value sysfs/procfs attribute, trimmed of surrounding whitespace and
+    /// NUL bytes.
+    ///
+    /// NULs: captured trees are not always byte-exact copies of what the kernel printed.
+    /// The hwloc test machines (`hwloc-gather-topology`) store many attributes with a
+    /// trailing NUL (`0-31\n\0` in `node0/cpulist` of `linux_128arm-2pa2n8cluster4co`),
+    /// and device-tree backed attributes are NUL-terminated strings on live systems too.
+    /// A NUL is never part of a one-value attribute, so it is dropped rather than making
+    /// the value unparsable.
     pub fn read_attr(&self, host_path: &str) -> Result<String, HostError> {
-        Ok(self.read_string(host_path)?.trim().to_string())
+        Ok(trim_attr(&self.read_string(host_path)?).to_string())
     }
 
     /// Reads an attribute; absent or unreadable becomes `None` (for optional facts where
@@ -363,6 +376,40 @@ mod tests {
                 .unwrap_err()
                 .is_not_found()
         );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn refused_reads_keep_their_kind() {
+        // What sysfs answers for `speed`/`carrier` of a link that is down (EINVAL), of
+        // a device without the attribute (ENODEV/EOPNOTSUPP), and for 0400 files.
+        for (errno, kind) in [
+            (libc::EINVAL, HostErrorKind::InvalidInput),
+            (libc::ENODEV, HostErrorKind::InvalidInput),
+            (libc::EOPNOTSUPP, HostErrorKind::InvalidInput),
+            (libc::EACCES, HostErrorKind::PermissionDenied),
+            (libc::ENOENT, HostErrorKind::NotFound),
+        ] {
+            let e = HostError::from_io(
+                PathBuf::from("/sys/class/net/eth1/speed"),
+                &io::Error::from_raw_os_error(errno),
+            );
+            assert_eq!(e.kind, kind, "errno {errno}");
+            assert!(e.to_string().starts_with("/sys/class/net/eth1/speed: "));
+        }
+    }
+
+    #[test]
+    fn attributes_lose_trailing_nul() {
+        // node0/cpulist of hwloc's linux_128arm-2pa2n8cluster4co tree (BSD-3-Clause,
+        // open-mpi/hwloc tests/hwloc/linux): the value is followed by "\n\0".
+        assert_eq!(trim_attr("0-31\n\0"), "0-31");
+        assert_eq!(trim_attr("\0 up\n"), "up");
+        assert_eq!(trim_attr("\n"), "");
+        let dir = std::env::temp_dir().join(format!("dp-nul-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("sys")).unwrap();
+        std::fs::write(dir.join("sys/cpulist"), b"0-31\n\0").unwrap();
+        assert_eq!(Host::at(&dir).read_attr("/sys/cpulist").unwrap(), "0-31");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
