@@ -50,6 +50,14 @@ fn fail_usage(msg: &str) -> i32 {
 
 /// Runs the command line; returns the process exit code.
 pub fn run(cli: Cli) -> i32 {
+    // least privilege before anything is read (host::caps)
+    let privilege = match cli.command {
+        Some(Command::Fix(_)) => crate::host::caps::Privilege::Write,
+        _ => crate::host::caps::Privilege::Read,
+    };
+    if let Err(e) = Host::live().restrict_capabilities(privilege) {
+        eprintln!("daos-preflight: could not drop capabilities: {e}");
+    }
     let result = match cli.command {
         None => run_check(&cli.check),
         Some(Command::Check(args)) => run_check(&args),

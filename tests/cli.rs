@@ -366,6 +366,25 @@ fn list_and_explain_describe_every_check() {
 }
 
 #[test]
+fn root_runs_keep_only_the_capabilities_they_need() {
+    let is_root = Command::new("id").arg("-u").output().unwrap().stdout == b"0\n";
+    let out = run(&["facts", "--format", "json"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let eff = v["facts"]["source"]["cap_effective"]
+        .as_str()
+        .or(v["source"]["cap_effective"].as_str())
+        .unwrap()
+        .to_string();
+    let mask = u64::from_str_radix(&eff, 16).unwrap();
+    if is_root {
+        // CAP_DAC_READ_SEARCH (2) only (linux/capability.h)
+        assert_eq!(mask, 1 << 2, "CapEff {eff}");
+    } else {
+        assert_eq!(mask, 0, "CapEff {eff}");
+    }
+}
+
+#[test]
 fn closed_pipe_is_not_an_error() {
     let mut child = bin()
         .args(["facts", "--format", "json"])

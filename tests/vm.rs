@@ -238,10 +238,60 @@ fn intel_iommu_on() {
             0o444,
             format!("{MACHINE_ID}\n").as_bytes(),
         )
+        .capture(
+            "acpi-dmar",
+            &format!("{GUEST_BINARY} acpi dmar --format json"),
+        )
         .boot();
     let facts = run.facts();
     let sys = run.sysfs();
     assert_cmdline(&run);
+
+    // `acpi dmar` decodes QEMU's table: one DRHD with INCLUDE_PCI_ALL, and the host
+    // address width the raw bytes hold (offset 36: width - 1, ACPI DMAR spec).
+    let raw = run
+        .acpi_table("DMAR")
+        .unwrap_or_else(|| run.fail("no DMAR"));
+    let dmar = run.json("acpi-dmar");
+    vm_assert_eq!(run, run.section("acpi-dmar").rc, 0, "acpi dmar exit code");
+    vm_assert_eq!(run, dmar["checksum_valid"], true, "DMAR checksum");
+    vm_assert_eq!(
+        run,
+        dmar["host_address_width_bits"].as_u64(),
+        Some(u64::from(raw[36]) + 1),
+        "host address width"
+    );
+    let drhds: Vec<&Value> = dmar["structures"]
+        .as_array()
+        .map(|a| a.iter().filter(|s| s["type"] == "DRHD").collect())
+        .unwrap_or_default();
+    vm_assert_eq!(run, drhds.len(), 1, "one DRHD: {dmar}");
+    // The DRHD's flags byte (offset 48 + 4) decides INCLUDE_PCI_ALL. QEMU sets it for a
+    // single host bridge; with this scenario's pxb-pcie NUMA bridge it lists explicit
+    // scopes instead, among them the bridge's sub-hierarchy at bus 128.
+    vm_assert_eq!(run, drhds[0]["offset"].as_u64(), Some(48), "DRHD offset");
+    vm_assert_eq!(
+        run,
+        drhds[0]["include_pci_all"].as_bool(),
+        Some(raw[52] & 1 == 1),
+        "INCLUDE_PCI_ALL as the raw flags byte says"
+    );
+    if raw[52] & 1 == 0 {
+        let scopes = drhds[0]["scopes"].as_array().cloned().unwrap_or_default();
+        vm_assert!(
+            run,
+            scopes
+                .iter()
+                .any(|s| s["type"] == "pci_subhierarchy" && s["start_bus"] == 128),
+            "the NUMA bridge's bus 128 is in the DRHD's scope: {scopes:?}"
+        );
+    }
+    vm_assert_eq!(
+        run,
+        facts["iommu"]["firmware"]["units"].as_array().map(Vec::len),
+        Some(1),
+        "facts firmware units"
+    );
 
     // The report names the host it ran on.
     let host = &run.report()["host"];
@@ -615,9 +665,8 @@ fn nic_link_down() {
 }
 
 /// Run as an ordinary user: the root-only DMAR table is unreadable. No crash, no false
-/// verdict: iommu.firmware is not `fail`, and the facts say the table is unreadable.
-/// (Once the DMAR parser decodes the table, this status becomes `error` with "run as
-/// root"; `pass` on presence alone is what the check does before that.)
+/// verdict: iommu.firmware is `error` with "run as root", and the facts say the table is
+/// unreadable.
 #[test]
 #[ignore = "boots QEMU: run with --ignored (CI does)"]
 fn non_root_user() {
@@ -648,10 +697,18 @@ fn non_root_user() {
     let dmar_root = find(&run, &root_facts["iommu"]["tables"], "name", "DMAR");
     vm_assert_eq!(run, dmar_root["readable"], true, "DMAR readable for root");
     let firmware = run.check("iommu.firmware");
+    vm_assert_eq!(
+        run,
+        firmware["status"],
+        "error",
+        "an unreadable table is no proof the firmware has none: {firmware}"
+    );
     vm_assert!(
         run,
-        firmware["status"] != "fail",
-        "an unreadable table is no proof the firmware has none: {firmware}"
+        firmware["summary"]
+            .as_str()
+            .is_some_and(|s| s.contains("run as root")),
+        "the error says to run as root: {firmware}"
     );
     // The rest of the IOMMU verdict needs no root: sysfs is world-readable.
     vm_assert_eq!(run, sys.iommu_units, ["dmar0"], "VT-d on");

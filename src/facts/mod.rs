@@ -76,6 +76,9 @@ pub struct Source {
     pub sysfs: bool,
     /// A procfs is visible (`/proc/meminfo`).
     pub procfs: bool,
+    /// Effective capabilities the reading process ran with (`CapEff`, hex; live only):
+    /// a root run keeps only what reading needs (see `host::caps`).
+    pub cap_effective: Option<String>,
 }
 
 /// A read that failed for a reason other than absence.
@@ -429,6 +432,7 @@ pub fn collect(host: &Host) -> Facts {
             euid: host.effective_uid(),
             sysfs: host.exists("/sys/devices") || host.exists("/sys/class"),
             procfs: host.exists("/proc/meminfo"),
+            cap_effective: host.effective_capabilities(),
         },
         kernel,
         memory,
