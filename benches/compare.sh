@@ -31,3 +31,17 @@ for cmd in "$bin check --format json" "virt-host-validate qemu" "lstopo-no-graph
     /usr/bin/time -f '%M' -o target/rss.txt $cmd >/dev/null 2>&1 || true
     printf '  %-40s %s\n' "$cmd" "$(tail -1 target/rss.txt)"
 done
+
+# The same on a captured 2-socket server with 137 PCI devices (hwloc's test tree):
+# daos-preflight reads it with --root, lstopo with --input (HWLOC_FSROOT).
+tree=$(mktemp -d)
+tar -xjf ../shared/corpus/sysfs/hwloc/tarballs/linux_32em64t-2n8c+dax+nvme+mic+dimms.tar.bz2 -C "$tree"
+root=$(find "$tree" -mindepth 1 -maxdepth 1 -type d | head -n1)
+echo
+echo "captured tree: $root"
+hyperfine -N --warmup 3 --runs "$runs" --ignore-failure \
+    --export-markdown target/bench-tree.md \
+    "$bin check --format json --root $root" \
+    "$bin facts --format json --root $root" \
+    "lstopo-no-graphics --whole-io --input $root"
+rm -rf "$tree"
