@@ -195,7 +195,11 @@ fn enabled(host: &Host) -> bool {
         .unwrap_or_default()
         .iter()
         .filter(|d| d.ends_with(".wants"))
-        .any(|d| host.exists(&format!("/etc/systemd/system/{d}/firewalld.service")))
+        // the link itself: its target may be outside a captured tree
+        .any(|d| {
+            host.read_link(&format!("/etc/systemd/system/{d}/firewalld.service"))
+                .is_ok()
+        })
 }
 
 /// Reads firewalld's state; `firewalld: null` when it is not installed.
