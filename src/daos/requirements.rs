@@ -873,4 +873,86 @@ mod tests {
         assert_eq!(engine_numa_nodes(&pinned, &|_| Some(1)), vec![1, 1]);
         assert_eq!(engine_numa_nodes(&pinned, &|_| None), vec![1, 0]);
     }
+    #[test]
+    fn nvme_addresses_as_spdk_parses_them() {
+        let pci = |a: &str| NvmeAddress::Pci { address: a.into() };
+        assert_eq!(parse_nvme_address("0000:81:00.0"), pci("0000:81:00.0"));
+        // bus:dev.func means domain 0; hex is case-insensitive; '.' separators accepted
+        assert_eq!(parse_nvme_address("81:00.0"), pci("0000:81:00.0"));
+        assert_eq!(parse_nvme_address("0000:D8:00.1"), pci("0000:d8:00.1"));
+        assert_eq!(parse_nvme_address("0000.5d.05.5"), pci("0000:5d:05.5"));
+        // VMD backing device: domain 5d0505 = VMD controller 0000:5d:05.5
+        assert_eq!(
+            parse_nvme_address("5d0505:01:00.0"),
+            NvmeAddress::VmdBacking {
+                address: "5d0505:01:00.0".into(),
+                vmd: "0000:5d:05.5".into()
+            }
+        );
+        for bad in [
+            "zz:00.0",
+            "0000:81:00",
+            "/dev/nvme0n1",
+            "0000:81:20.0",
+            "0000:81:00.8",
+            "",
+        ] {
+            assert_eq!(parse_nvme_address(bad), NvmeAddress::Invalid, "{bad}");
+        }
+    }
+
+    #[test]
+    fn configured_devices_and_ports() {
+        let mut a = engine(8, 0, Some(0), Some(StorageClass::Nvme), false, None);
+        a.storage[1].bdev_list = vec!["81:00.0".into(), "0000:82:00.0".into()];
+        a.fabric_iface = Some("ib0".into());
+        a.fabric_iface_port = Some(31416);
+        let mut b = engine(8, 0, Some(1), Some(StorageClass::File), false, None);
+        b.storage[1].bdev_list = vec!["/var/daos/bdev".into()];
+        b.storage[1].bdev_size = Some(16);
+        b.fabric_iface = Some("ib1".into());
+        b.fabric_iface_port = Some(31416);
+        let mut cfg = server(vec![a, b]);
+        cfg.bdev_exclude = vec!["0000:82:00.0".into()];
+        cfg.provider = Some("ofi+tcp;ofi_rxm".into());
+        cfg.telemetry_port = Some(9191);
+        let n = configured_nvme(&cfg);
+        assert_eq!(n.len(), 1, "bdev_exclude wins: {n:?}");
+        assert_eq!((n[0].engine, n[0].tier), (0, 1));
+        assert_eq!(n[0].sysfs_address(), Some("0000:81:00.0"));
+        let e = configured_emulated_bdevs(&cfg);
+        assert_eq!((e[0].engine, e[0].size_gib), (1, Some(16)));
+        let specs: Vec<String> = required_ports(&cfg).iter().map(|p| p.spec()).collect();
+        assert_eq!(
+            specs,
+            [
+                "10001/tcp",
+                "9191/tcp",
+                "31416-31419/tcp",
+                "31416-31419/tcp"
+            ]
+        );
+        cfg.provider = Some("ofi+verbs;ofi_rxm".into());
+        assert_eq!(required_ports(&cfg)[2].spec(), "31416/tcp");
+    }
+
+    #[test]
+    fn tls_files_and_paths() {
+        use crate::daos::config::TransportConfig;
+        let t = TransportConfig::default();
+        let f = tls_files(TlsComponent::Control, &t);
+        assert_eq!(f[2].path, "/etc/daos/certs/admin.key");
+        assert_eq!(f[2].max_mode, Some(0o440));
+        assert_eq!(tls_files(TlsComponent::Server, &t).len(), 4);
+        let insecure = TransportConfig {
+            allow_insecure: true,
+            ..Default::default()
+        };
+        assert!(tls_files(TlsComponent::Agent, &insecure).is_empty());
+        assert_eq!(
+            parent_dir("/var/log/daos/x.log").as_deref(),
+            Some("/var/log/daos")
+        );
+        assert_eq!(parent_dir("/x").as_deref(), Some("/"));
+    }
 }
