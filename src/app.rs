@@ -283,7 +283,12 @@ pub fn build_report_with(
     config: Option<&LoadedConfigs>,
 ) -> Report {
     let start = Instant::now();
-    let facts = facts::collect(host);
+    // the paths the configuration names (logs, sockets, bdev files, certificates) are
+    // facts too, so that the checks stay pure functions of facts and configuration
+    let facts = match config {
+        Some(c) => facts::collect_with_paths(host, &crate::daos::requirements::referenced_paths(c)),
+        None => facts::collect(host),
+    };
     let ctx = Context {
         facts: &facts,
         daos_version: version,

@@ -32,7 +32,7 @@ small built-in default. Without an installed unit, the limit of this process (wh
 daos_server started from this shell would inherit). SPDK and VFIO must lock all hugepage \
 memory, so anything but unlimited makes NVMe setup fail.\n\
 pass: unlimited. fail: a finite limit in the unit. warn: no unit, and this shell's limit \
-is finite. skip: no unit in a captured tree."
+is finite, or a finite limit for a unit that runs as root (CAP_IPC_LOCK lifts the limit; the User= of the unit and its drop-ins decides). skip: no unit in a captured tree."
     }
     fn run(&self, ctx: &Context) -> Finding {
         let f = ctx.facts;
@@ -53,10 +53,27 @@ is finite. skip: no unit in a captured tree."
                 ),
                 (None, None) => (None, "systemd's built-in default".to_string()),
             };
+            // Item 5: the user the unit really runs as (User= after drop-ins). Root has
+            // CAP_IPC_LOCK, which lifts RLIMIT_MEMLOCK for mlock and for VFIO's DMA
+            // pinning (vfio_iommu_type1), so a finite limit only hurts a non-root service.
+            let user = super::service::server_user(f);
             let base = |fd: Finding| {
+                let fd = if user.is_root() && fd.status == super::Status::Fail {
+                    Finding {
+                        status: super::Status::Warn,
+                        summary: format!(
+                            "{} — tolerated while daos_server runs as root (CAP_IPC_LOCK lifts the limit), fatal once it runs as a non-root user",
+                            fd.summary
+                        ),
+                        ..fd
+                    }
+                } else {
+                    fd
+                };
                 fd.detail("unit_files", &unit.files)
                     .detail("limit_memlock", &value)
                     .detail("origin", &origin)
+                    .detail("service_user", &user.user)
             };
             return match value.as_deref().map(parse_systemd_limit) {
                 Some(Ok(None)) => base(Finding::pass(format!(

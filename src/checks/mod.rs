@@ -15,11 +15,17 @@ use crate::facts::Facts;
 
 pub mod config;
 pub mod cpu;
+pub mod daos_setup;
+pub mod firewall;
 pub mod hugepages;
 pub mod iommu;
 pub mod limits;
 pub mod memory;
+pub mod nic;
 pub mod numa;
+pub mod nvme;
+pub mod security;
+pub mod service;
 pub mod sysctl;
 pub mod time;
 
@@ -214,13 +220,25 @@ pub fn registry() -> &'static [&'static dyn Check] {
         &memory::Ramdisk,
         &memory::Available,
         &cpu::Cores,
+        &nvme::Present,
+        &nvme::Driver,
+        &nvme::IommuGroup,
+        &nic::Present,
+        &nic::Link,
+        &nic::Address,
+        &nic::Numa,
+        &nic::Agent,
         &time::Sync,
+        &firewall::Ports,
         &limits::Memlock,
         &sysctl::Daos,
+        &daos_setup::User,
+        &daos_setup::Dirs,
         &config::Server,
         &config::Agent,
         &config::Control,
         &config::Consistency,
+        &security::Security,
     ]
 }
 

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::DaosVersion;
-use super::config::{EngineConfig, ServerConfig};
+use super::config::{EngineConfig, ServerConfig, StorageClass};
 
 /// 1 GiB.
 pub const GIB: u64 = 1 << 30;
@@ -290,10 +290,402 @@ pub fn engine_cores_needed(e: &EngineConfig) -> u64 {
     2 + u64::try_from(e.targets).unwrap_or(0) + u64::try_from(e.nr_xs_helpers).unwrap_or(0)
 }
 
+/// How a `bdev_list` entry of class nvme names its device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum NvmeAddress {
+    /// A PCI function, normalized to `dddd:bb:dd.f` (lowercase hex): an NVMe controller,
+    /// or a VMD controller (`0000:5d:05.5`) whose backing SSDs SPDK drives.
+    Pci {
+        /// The normalized address.
+        address: String,
+    },
+    /// An SSD behind a VMD controller, in SPDK's VMD notation: the domain is the VMD
+    /// controller's bus, device and function (`5d0505:03:00.0` sits behind
+    /// `0000:5d:05.5`). The kernel names such devices differently (domain ≥ `10000`), so
+    /// only the VMD controller can be looked up in sysfs.
+    VmdBacking {
+        /// The backing device as written, lowercased.
+        address: String,
+        /// The VMD controller, `dddd:bb:dd.f`.
+        vmd: String,
+    },
+    /// Not a PCI address SPDK can parse (`code.BdevBadPCIAddress`).
+    Invalid,
+}
+
+/// One NVMe device a server configuration asks SPDK to drive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfiguredNvme {
+    /// Engine index.
+    pub engine: usize,
+    /// Storage tier index within the engine.
+    pub tier: usize,
+    /// The `bdev_list` entry as written.
+    pub written: String,
+    /// What it names.
+    pub address: NvmeAddress,
+}
+
+impl ConfiguredNvme {
+    /// The PCI address to look up in sysfs: the device itself, or its VMD controller.
+    pub fn sysfs_address(&self) -> Option<&str> {
+        match &self.address {
+            NvmeAddress::Pci { address } => Some(address),
+            NvmeAddress::VmdBacking { vmd, .. } => Some(vmd),
+            NvmeAddress::Invalid => None,
+        }
+    }
+}
+
+/// Parses a PCI address the way SPDK does (`spdk_pci_addr_parse`: `domain:bus:dev.func`
+/// or `bus:dev.func`, `.` accepted for `:`, hex, domain 0 when absent) and normalizes it
+/// to sysfs's `dddd:bb:dd.f`. A domain wider than 16 bits is a VMD backing device
+/// ([`NvmeAddress::VmdBacking`]).
+pub fn parse_nvme_address(written: &str) -> NvmeAddress {
+    let w = written.trim().to_ascii_lowercase();
+    let Some((head, func)) = w.rsplit_once('.') else {
+        return NvmeAddress::Invalid;
+    };
+    let parts: Vec<&str> = head.split([':', '.']).collect();
+    let (domain, bus, dev) = match parts.as_slice() {
+        [d, b, v] => (*d, *b, *v),
+        [b, v] => ("0", *b, *v),
+        _ => return NvmeAddress::Invalid,
+    };
+    let hex = |s: &str, max: u32| {
+        (!s.is_empty() && s.len() <= 8)
+            .then(|| u32::from_str_radix(s, 16).ok())
+            .flatten()
+            .filter(|v| *v <= max)
+    };
+    let (Some(d), Some(b), Some(v), Some(f)) = (
+        hex(domain, u32::MAX),
+        hex(bus, 0xff),
+        hex(dev, 0x1f),
+        hex(func, 7),
+    ) else {
+        return NvmeAddress::Invalid;
+    };
+    if d > 0xffff {
+        // SPDK/DAOS VMD notation: domain = VMD bus (8 bits), device (8), function (8)
+        let (vb, vd, vf) = ((d >> 16) & 0xff, (d >> 8) & 0xff, d & 0xff);
+        if d > 0xff_ffff || vd > 0x1f || vf > 7 {
+            return NvmeAddress::Invalid;
+        }
+        return NvmeAddress::VmdBacking {
+            address: format!("{d:06x}:{b:02x}:{v:02x}.{f:x}"),
+            vmd: format!("0000:{vb:02x}:{vd:02x}.{vf:x}"),
+        };
+    }
+    NvmeAddress::Pci {
+        address: format!("{d:04x}:{b:02x}:{v:02x}.{f:x}"),
+    }
+}
+
+/// The NVMe devices a server configuration asks for: every `bdev_list` entry of every
+/// class-`nvme` tier of every engine, in engine and tier order, parsed as SPDK parses
+/// PCI addresses ([`parse_nvme_address`]). This is the list daos_server hands SPDK as
+/// its PCI allow-list when it prepares NVMe at start (server_utils.go `prepBdevStorage`:
+/// `bdevCfgs.NVMeBdevs().Devices()`), so `nvme.present`, `nvme.driver`,
+/// `nvme.iommu-group` and `fix` (binding to vfio-pci) all work from it. Entries also
+/// listed in `bdev_exclude` are dropped, as SPDK's block-list wins. Emulated classes
+/// (`file`, `kdev`) are not NVMe: see [`configured_emulated_bdevs`].
+pub fn configured_nvme(cfg: &ServerConfig) -> Vec<ConfiguredNvme> {
+    let excluded: Vec<NvmeAddress> = cfg
+        .bdev_exclude
+        .iter()
+        .map(|a| parse_nvme_address(a))
+        .collect();
+    let mut out = Vec::new();
+    for (ei, e) in cfg.engines.iter().enumerate() {
+        for (ti, t) in e.storage.iter().enumerate() {
+            if t.class != Some(StorageClass::Nvme) {
+                continue;
+            }
+            for written in &t.bdev_list {
+                let address = parse_nvme_address(written);
+                if address != NvmeAddress::Invalid && excluded.contains(&address) {
+                    continue;
+                }
+                out.push(ConfiguredNvme {
+                    engine: ei,
+                    tier: ti,
+                    written: written.clone(),
+                    address,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// One emulated bdev (class `file` or `kdev`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmulatedBdev {
+    /// Engine index.
+    pub engine: usize,
+    /// Storage tier index within the engine.
+    pub tier: usize,
+    /// `file` or `kdev`.
+    pub class: StorageClass,
+    /// The path as written.
+    pub path: String,
+    /// `bdev_size` in GiB (class file).
+    pub size_gib: Option<i64>,
+}
+
+/// The `file` and `kdev` bdevs of a server configuration.
+pub fn configured_emulated_bdevs(cfg: &ServerConfig) -> Vec<EmulatedBdev> {
+    let mut out = Vec::new();
+    for (ei, e) in cfg.engines.iter().enumerate() {
+        for (ti, t) in e.storage.iter().enumerate() {
+            let Some(class @ (StorageClass::File | StorageClass::Kdev)) = t.class else {
+                continue;
+            };
+            for p in &t.bdev_list {
+                out.push(EmulatedBdev {
+                    engine: ei,
+                    tier: ti,
+                    class,
+                    path: p.clone(),
+                    size_gib: t.bdev_size,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// A port DAOS listens on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequiredPort {
+    /// First port.
+    pub lo: u16,
+    /// Last port (= `lo` for one port).
+    pub hi: u16,
+    /// `tcp`.
+    pub protocol: String,
+    /// What listens there (`control plane (port)`, `engine 0 fabric`).
+    pub purpose: String,
+    /// The engine, for fabric ports.
+    pub engine: Option<usize>,
+    /// The interface it is reached on (fabric ports), `None` for all interfaces.
+    pub iface: Option<String>,
+}
+
+impl RequiredPort {
+    /// `10001/tcp`, `31416-31419/tcp`.
+    pub fn spec(&self) -> String {
+        if self.lo == self.hi {
+            format!("{}/{}", self.lo, self.protocol)
+        } else {
+            format!("{}-{}/{}", self.lo, self.hi, self.protocol)
+        }
+    }
+}
+
+/// The ports a server configuration listens on (design.md §2): the control port
+/// (`port`, default 10001), `telemetry_port` when set, and each engine's
+/// `fabric_iface_port` (after inheritance), with the 3 ports after it for the tcp and
+/// sockets providers. Invalid ports (outside 1-65535) are left to `config.server`.
+pub fn required_ports(cfg: &ServerConfig) -> Vec<RequiredPort> {
+    let port = |v: i64| u16::try_from(v).ok().filter(|p| *p > 0);
+    let mut out = Vec::new();
+    if let Some(p) = port(cfg.control_port()) {
+        out.push(RequiredPort {
+            lo: p,
+            hi: p,
+            protocol: "tcp".into(),
+            purpose: "control plane (port)".into(),
+            engine: None,
+            iface: None,
+        });
+    }
+    if let Some(p) = cfg.telemetry_port.and_then(port) {
+        out.push(RequiredPort {
+            lo: p,
+            hi: p,
+            protocol: "tcp".into(),
+            purpose: "telemetry (telemetry_port)".into(),
+            engine: None,
+            iface: None,
+        });
+    }
+    for (i, e) in cfg.engines.iter().enumerate() {
+        let Some(p) = cfg.engine_port(e).and_then(port) else {
+            continue;
+        };
+        let provider = cfg.engine_provider(e).unwrap_or_default();
+        let width = if super::config::validate::provider_uses_port_range(&provider) {
+            3
+        } else {
+            0
+        };
+        out.push(RequiredPort {
+            lo: p,
+            hi: p.saturating_add(width),
+            protocol: "tcp".into(),
+            purpose: format!("engine {i} fabric ({provider})"),
+            engine: Some(i),
+            iface: cfg.engine_iface(e),
+        });
+    }
+    out
+}
+
+/// Default `socket_dir` (config/server.go `defaultRuntimeDir`).
+pub const DEFAULT_SOCKET_DIR: &str = "/var/run/daos_server";
+/// Default agent `runtime_dir` (cmd/daos_agent/config.go `defaultRuntimeDir`).
+pub const DEFAULT_AGENT_RUNTIME_DIR: &str = "/var/run/daos_agent";
+/// Where certificates live by default (security/config.go `certDir`).
+pub const DEFAULT_CERT_DIR: &str = "/etc/daos/certs";
+
+/// Which component a transport configuration belongs to; DAOS's key permission limit
+/// and default file names differ (security/config.go `Default*TransportConfig`,
+/// security/pem.go `MaxUserOnlyKeyPerm` 0400, `MaxGroupKeyPerm` 0440, `MaxCertPerm` 0664).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TlsComponent {
+    /// daos_server.
+    Server,
+    /// daos_agent.
+    Agent,
+    /// dmg (daos_control.yml).
+    Control,
+}
+
+/// One certificate-related file a component loads at start.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TlsFile {
+    /// Which component.
+    pub component: TlsComponent,
+    /// `ca_cert`, `cert`, `key`, `client_cert_dir`.
+    pub key: String,
+    /// The path (configured or DAOS's default).
+    pub path: String,
+    /// Most permissive mode DAOS accepts (`None`: a directory, only readability).
+    pub max_mode: Option<u32>,
+}
+
+/// The certificate files a transport configuration makes DAOS load, with DAOS's
+/// defaults filled in; empty when `allow_insecure: true` (nothing is loaded).
+pub fn tls_files(component: TlsComponent, t: &super::config::TransportConfig) -> Vec<TlsFile> {
+    if t.allow_insecure {
+        return Vec::new();
+    }
+    let (cert, key, key_max) = match component {
+        TlsComponent::Server => ("server.crt", "server.key", 0o400),
+        TlsComponent::Agent => ("agent.crt", "agent.key", 0o400),
+        TlsComponent::Control => ("admin.crt", "admin.key", 0o440),
+    };
+    let def = |f: &str| format!("{DEFAULT_CERT_DIR}/{f}");
+    let mut out = vec![
+        TlsFile {
+            component,
+            key: "ca_cert".into(),
+            path: t.ca_cert.clone().unwrap_or_else(|| def("daosCA.crt")),
+            max_mode: Some(0o664),
+        },
+        TlsFile {
+            component,
+            key: "cert".into(),
+            path: t.cert.clone().unwrap_or_else(|| def(cert)),
+            max_mode: Some(0o664),
+        },
+        TlsFile {
+            component,
+            key: "key".into(),
+            path: t.key.clone().unwrap_or_else(|| def(key)),
+            max_mode: Some(key_max),
+        },
+    ];
+    if component == TlsComponent::Server {
+        out.push(TlsFile {
+            component,
+            key: "client_cert_dir".into(),
+            path: t.client_cert_dir.clone().unwrap_or_else(|| def("clients")),
+            max_mode: None,
+        });
+    }
+    out
+}
+
+/// The parent directory of an absolute path (`/var/log/daos/x.log` → `/var/log/daos`).
+pub fn parent_dir(path: &str) -> Option<String> {
+    let p = std::path::Path::new(path);
+    let parent = p.parent()?.to_str()?;
+    (!parent.is_empty()).then(|| parent.to_string())
+}
+
+/// Every host path the DAOS configuration names, for the facts collector to examine
+/// ([`crate::facts::collect_with_paths`]): log files and their directories, socket and
+/// runtime directories, the control metadata path, SCM mount points and their parents,
+/// `file` bdevs and their directories, `kdev` devices (and their `/sys/class/block`
+/// entry), and the certificate files DAOS would load.
+pub fn referenced_paths(c: &super::config::LoadedConfigs) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let with_parent = |out: &mut Vec<String>, p: &str| {
+        out.push(p.to_string());
+        out.extend(parent_dir(p));
+    };
+    if let Some(s) = c.server.config() {
+        if let Some(l) = &s.control_log_file {
+            with_parent(&mut out, l);
+        }
+        out.push(s.socket_dir.clone().unwrap_or(DEFAULT_SOCKET_DIR.into()));
+        if let Some(p) = s.control_metadata.as_ref().and_then(|m| m.path.clone()) {
+            with_parent(&mut out, &p);
+        }
+        for e in &s.engines {
+            if let Some(l) = &e.log_file {
+                with_parent(&mut out, l);
+            }
+            for t in e.scm_tiers() {
+                if let Some(m) = &t.scm_mount {
+                    with_parent(&mut out, m);
+                }
+            }
+        }
+        for b in configured_emulated_bdevs(s) {
+            with_parent(&mut out, &b.path);
+            if b.class == StorageClass::Kdev
+                && let Some(name) = b.path.rsplit('/').next()
+            {
+                out.push(format!("/sys/class/block/{name}"));
+            }
+        }
+        for f in tls_files(TlsComponent::Server, &s.transport) {
+            out.push(f.path);
+        }
+    }
+    if let Some(a) = c.agent.config() {
+        out.push(
+            a.runtime_dir
+                .clone()
+                .unwrap_or(DEFAULT_AGENT_RUNTIME_DIR.into()),
+        );
+        if let Some(l) = &a.log_file {
+            with_parent(&mut out, l);
+        }
+        for f in tls_files(TlsComponent::Agent, &a.transport) {
+            out.push(f.path);
+        }
+    }
+    if let Some(k) = c.control.config() {
+        for f in tls_files(TlsComponent::Control, &k.transport) {
+            out.push(f.path);
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    out.retain(|p| p.starts_with('/') && seen.insert(p.clone()));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::daos::config::{StorageClass, StorageTier};
+    use crate::daos::config::StorageTier;
 
     fn engine(
         targets: i64,
@@ -480,5 +872,87 @@ mod tests {
         let pinned = server(vec![e, engine(16, 4, None, None, false, None)]);
         assert_eq!(engine_numa_nodes(&pinned, &|_| Some(1)), vec![1, 1]);
         assert_eq!(engine_numa_nodes(&pinned, &|_| None), vec![1, 0]);
+    }
+    #[test]
+    fn nvme_addresses_as_spdk_parses_them() {
+        let pci = |a: &str| NvmeAddress::Pci { address: a.into() };
+        assert_eq!(parse_nvme_address("0000:81:00.0"), pci("0000:81:00.0"));
+        // bus:dev.func means domain 0; hex is case-insensitive; '.' separators accepted
+        assert_eq!(parse_nvme_address("81:00.0"), pci("0000:81:00.0"));
+        assert_eq!(parse_nvme_address("0000:D8:00.1"), pci("0000:d8:00.1"));
+        assert_eq!(parse_nvme_address("0000.5d.05.5"), pci("0000:5d:05.5"));
+        // VMD backing device: domain 5d0505 = VMD controller 0000:5d:05.5
+        assert_eq!(
+            parse_nvme_address("5d0505:01:00.0"),
+            NvmeAddress::VmdBacking {
+                address: "5d0505:01:00.0".into(),
+                vmd: "0000:5d:05.5".into()
+            }
+        );
+        for bad in [
+            "zz:00.0",
+            "0000:81:00",
+            "/dev/nvme0n1",
+            "0000:81:20.0",
+            "0000:81:00.8",
+            "",
+        ] {
+            assert_eq!(parse_nvme_address(bad), NvmeAddress::Invalid, "{bad}");
+        }
+    }
+
+    #[test]
+    fn configured_devices_and_ports() {
+        let mut a = engine(8, 0, Some(0), Some(StorageClass::Nvme), false, None);
+        a.storage[1].bdev_list = vec!["81:00.0".into(), "0000:82:00.0".into()];
+        a.fabric_iface = Some("ib0".into());
+        a.fabric_iface_port = Some(31416);
+        let mut b = engine(8, 0, Some(1), Some(StorageClass::File), false, None);
+        b.storage[1].bdev_list = vec!["/var/daos/bdev".into()];
+        b.storage[1].bdev_size = Some(16);
+        b.fabric_iface = Some("ib1".into());
+        b.fabric_iface_port = Some(31416);
+        let mut cfg = server(vec![a, b]);
+        cfg.bdev_exclude = vec!["0000:82:00.0".into()];
+        cfg.provider = Some("ofi+tcp;ofi_rxm".into());
+        cfg.telemetry_port = Some(9191);
+        let n = configured_nvme(&cfg);
+        assert_eq!(n.len(), 1, "bdev_exclude wins: {n:?}");
+        assert_eq!((n[0].engine, n[0].tier), (0, 1));
+        assert_eq!(n[0].sysfs_address(), Some("0000:81:00.0"));
+        let e = configured_emulated_bdevs(&cfg);
+        assert_eq!((e[0].engine, e[0].size_gib), (1, Some(16)));
+        let specs: Vec<String> = required_ports(&cfg).iter().map(|p| p.spec()).collect();
+        assert_eq!(
+            specs,
+            [
+                "10001/tcp",
+                "9191/tcp",
+                "31416-31419/tcp",
+                "31416-31419/tcp"
+            ]
+        );
+        cfg.provider = Some("ofi+verbs;ofi_rxm".into());
+        assert_eq!(required_ports(&cfg)[2].spec(), "31416/tcp");
+    }
+
+    #[test]
+    fn tls_files_and_paths() {
+        use crate::daos::config::TransportConfig;
+        let t = TransportConfig::default();
+        let f = tls_files(TlsComponent::Control, &t);
+        assert_eq!(f[2].path, "/etc/daos/certs/admin.key");
+        assert_eq!(f[2].max_mode, Some(0o440));
+        assert_eq!(tls_files(TlsComponent::Server, &t).len(), 4);
+        let insecure = TransportConfig {
+            allow_insecure: true,
+            ..Default::default()
+        };
+        assert!(tls_files(TlsComponent::Agent, &insecure).is_empty());
+        assert_eq!(
+            parent_dir("/var/log/daos/x.log").as_deref(),
+            Some("/var/log/daos")
+        );
+        assert_eq!(parent_dir("/x").as_deref(), Some("/"));
     }
 }

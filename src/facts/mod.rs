@@ -11,7 +11,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::host::Host;
 
+pub mod accounts;
 pub mod acpi;
+pub mod files;
+pub mod firewall;
 pub mod iommu;
 pub mod kernel;
 pub mod memory;
@@ -57,6 +60,17 @@ pub struct Facts {
     pub sysctl: BTreeMap<String, Option<String>>,
     /// The systemd units of DAOS, as installed.
     pub services: Services,
+    /// The files and directories the DAOS configuration names (log files, sockets,
+    /// mount points, `file`/`kdev` bdevs, certificates), as found; empty when no
+    /// configuration was read (`daos-preflight facts` alone).
+    #[serde(default)]
+    pub files: Vec<PathFact>,
+    /// The DAOS users and groups of `/etc/passwd` and `/etc/group`.
+    #[serde(default)]
+    pub accounts: Accounts,
+    /// Host firewall state (firewalld).
+    #[serde(default)]
+    pub firewall: Firewall,
     /// Files that could not be read while collecting (beyond plain absence), so a
     /// reader can tell "unknown because unreadable" from "absent".
     pub collection_errors: Vec<CollectionError>,
@@ -392,6 +406,9 @@ pub struct Limits {
 pub struct Services {
     /// `daos_server.service` with its drop-ins; `null` when not installed.
     pub daos_server: Option<ServiceUnit>,
+    /// `daos_agent.service` with its drop-ins; `null` when not installed.
+    #[serde(default)]
+    pub daos_agent: Option<ServiceUnit>,
     /// systemd's `DefaultLimitMEMLOCK` from `/etc/systemd/system.conf` (and
     /// `system.conf.d`), as written; `null` when not set.
     pub default_limit_memlock: Option<String>,
@@ -406,6 +423,129 @@ pub struct ServiceUnit {
     pub user: Option<String>,
     /// `LimitMEMLOCK=` as written.
     pub limit_memlock: Option<String>,
+    /// `Group=`.
+    #[serde(default)]
+    pub group: Option<String>,
+    /// `RuntimeDirectory=`: directories systemd creates under `/run` at start, owned by
+    /// `User=` (space-separated names, as written).
+    #[serde(default)]
+    pub runtime_directory: Option<String>,
+}
+
+/// One path the DAOS configuration names, as found on the host.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PathFact {
+    /// The path on the host (without `--root`).
+    pub path: String,
+    /// It exists (following symlinks); `null` when that could not be told (permission
+    /// denied on a parent directory).
+    pub exists: Option<bool>,
+    /// `file`, `directory`, `block`, `char`, `socket`, `fifo`, `other`.
+    pub kind: Option<String>,
+    /// Size in bytes (regular files).
+    pub size_bytes: Option<u64>,
+    /// Permission bits, octal (`0640`), including setuid/setgid/sticky.
+    pub mode: Option<String>,
+    /// Owner uid.
+    pub uid: Option<u32>,
+    /// Owner gid.
+    pub gid: Option<u32>,
+    /// Owner user name, from `/etc/passwd`.
+    pub owner: Option<String>,
+    /// Owner group name, from `/etc/group`.
+    pub group: Option<String>,
+    /// Free space for unprivileged users on the filesystem holding this directory,
+    /// bytes (statvfs `f_bavail × f_frsize`); live only, directories only.
+    pub free_bytes: Option<u64>,
+    /// Why it could not be examined (other than absence).
+    pub error: Option<String>,
+}
+
+/// Local accounts relevant to DAOS (`/etc/passwd`, `/etc/group`; NSS sources such as
+/// LDAP or SSSD are not consulted).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+pub struct Accounts {
+    /// `/etc/passwd` was readable.
+    pub passwd_readable: bool,
+    /// `/etc/group` was readable.
+    pub group_readable: bool,
+    /// The DAOS users (`daos_server`, `daos_agent`, and the units' `User=`), when present.
+    pub users: Vec<UserAccount>,
+    /// The DAOS groups (`daos_server`, `daos_agent`, `daos_daemons`, `daos_metrics`, and
+    /// the units' `Group=`), when present.
+    pub groups: Vec<GroupAccount>,
+}
+
+/// One `/etc/passwd` entry.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct UserAccount {
+    /// Login name.
+    pub name: String,
+    /// uid.
+    pub uid: u32,
+    /// Primary gid.
+    pub gid: u32,
+    /// Name of the primary group, when `/etc/group` has it.
+    pub primary_group: Option<String>,
+    /// Supplementary groups (those of `/etc/group` listing the user).
+    pub groups: Vec<String>,
+}
+
+/// One `/etc/group` entry.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct GroupAccount {
+    /// Group name.
+    pub name: String,
+    /// gid.
+    pub gid: u32,
+    /// Members listed in the file (not users whose primary group it is).
+    pub members: Vec<String>,
+}
+
+/// Host firewall state.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+pub struct Firewall {
+    /// firewalld, when installed (`/usr/lib/firewalld` or `/etc/firewalld` exists).
+    pub firewalld: Option<Firewalld>,
+}
+
+/// firewalld's permanent configuration and whether it runs.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Firewalld {
+    /// It runs (live: `/run/firewalld.pid` names a live process, or a process named
+    /// `firewalld` exists); `null` under `--root`.
+    pub running: Option<bool>,
+    /// `firewalld.service` is enabled (a `*.wants/firewalld.service` link in
+    /// `/etc/systemd/system`).
+    pub enabled: bool,
+    /// `DefaultZone=` of `/etc/firewalld/firewalld.conf` (firewalld's default: `public`).
+    pub default_zone: String,
+    /// Zones: `/etc/firewalld/zones/*.xml` overriding `/usr/lib/firewalld/zones/*.xml`.
+    pub zones: Vec<FirewallZone>,
+    /// Ports of the services the zones name (`ssh` → `22/tcp`), from
+    /// `/etc/firewalld/services` or `/usr/lib/firewalld/services`.
+    pub services: BTreeMap<String, Vec<String>>,
+}
+
+/// One firewalld zone (permanent configuration).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FirewallZone {
+    /// Zone name (file name without `.xml`).
+    pub name: String,
+    /// The file it was read from.
+    pub file: String,
+    /// `target` attribute (`ACCEPT` in `trusted`, `%%REJECT%%`, `DROP`, `default`).
+    pub target: Option<String>,
+    /// Interfaces bound to the zone.
+    pub interfaces: Vec<String>,
+    /// Source addresses bound to the zone.
+    pub sources: Vec<String>,
+    /// Open ports (`10001/tcp`, `31416-31419/tcp`).
+    pub ports: Vec<String>,
+    /// Allowed services.
+    pub services: Vec<String>,
+    /// Rich rules (not evaluated; counted so a report can say they exist).
+    pub rich_rules: u32,
 }
 
 /// Reads every fact from `host`. Never fails: what can't be read is `null` and, unless
@@ -424,6 +564,8 @@ pub fn collect(host: &Host) -> Facts {
     let limits = system::collect_limits(host);
     let sysctl = system::collect_sysctls(host);
     let services = system::collect_services(host, &mut errors);
+    let accounts = accounts::collect(host, &services, &mut errors);
+    let firewall = firewall::collect(host, &mut errors);
     Facts {
         schema: FACTS_SCHEMA.to_string(),
         source: Source {
@@ -446,8 +588,19 @@ pub fn collect(host: &Host) -> Facts {
         limits,
         sysctl,
         services,
+        files: Vec::new(),
+        accounts,
+        firewall,
         collection_errors: errors,
     }
+}
+
+/// Reads every fact, plus the paths the DAOS configuration names (`paths`, from
+/// [`crate::daos::requirements::referenced_paths`]) into [`Facts::files`].
+pub fn collect_with_paths(host: &Host, paths: &[String]) -> Facts {
+    let mut facts = collect(host);
+    facts.files = files::collect(host, paths);
+    facts
 }
 
 /// Records a read error unless it is plain absence; returns the value when it was read.

@@ -81,6 +81,8 @@ pub fn apply_unit_text(unit: &mut ServiceUnit, text: &str) {
         match k.trim() {
             "User" => unit.user = v,
             "LimitMEMLOCK" => unit.limit_memlock = v,
+            "Group" => unit.group = v,
+            "RuntimeDirectory" => unit.runtime_directory = v,
             _ => {}
         }
     }
@@ -95,6 +97,8 @@ fn read_unit(host: &Host, name: &str, errors: &mut Vec<CollectionError>) -> Opti
         files: vec![main.clone()],
         user: None,
         limit_memlock: None,
+        group: None,
+        runtime_directory: None,
     };
     if let Some(text) = note(errors, host.read_string(&main)) {
         apply_unit_text(&mut unit, &text);
@@ -146,6 +150,7 @@ fn default_limit_memlock(host: &Host) -> Option<String> {
 pub fn collect_services(host: &Host, errors: &mut Vec<CollectionError>) -> Services {
     Services {
         daos_server: read_unit(host, "daos_server.service", errors),
+        daos_agent: read_unit(host, "daos_agent.service", errors),
         default_limit_memlock: default_limit_memlock(host),
     }
 }
@@ -157,15 +162,19 @@ mod tests {
     #[test]
     fn unit_assignments_last_wins_and_reset() {
         // daos-stack/daos v2.6.0 utils/systemd/daos_server.service, abridged
-        let main = "[Unit]\nDescription=DAOS Server\n\n[Service]\nType=simple\nUser=daos_server\nGroup=daos_server\nLimitMEMLOCK=infinity\nLimitCORE=infinity\n";
+        let main = "[Unit]\nDescription=DAOS Server\n\n[Service]\nType=simple\nUser=daos_server\nGroup=daos_server\nRuntimeDirectory=daos_server\nLimitMEMLOCK=infinity\nLimitCORE=infinity\n";
         let mut u = ServiceUnit {
             files: vec![],
             user: None,
             limit_memlock: None,
+            group: None,
+            runtime_directory: None,
         };
         apply_unit_text(&mut u, main);
+        assert_eq!(u.group.as_deref(), Some("daos_server"));
         assert_eq!(u.user.as_deref(), Some("daos_server"));
         assert_eq!(u.limit_memlock.as_deref(), Some("infinity"));
+        assert_eq!(u.runtime_directory.as_deref(), Some("daos_server"));
         apply_unit_text(&mut u, "[Service]\nUser=\nLimitMEMLOCK=64K\n");
         assert_eq!(u.user, None);
         assert_eq!(u.limit_memlock.as_deref(), Some("64K"));

@@ -158,6 +158,18 @@ impl Host {
         })
     }
 
+    /// Space available to unprivileged users on the filesystem holding `host_path`
+    /// (statvfs(3) `f_bavail × f_frsize`), bytes; `None` under `--root` (a captured
+    /// tree's filesystem is not the host's) or when statvfs fails.
+    pub fn fs_free_bytes(&self, host_path: &str) -> Option<u64> {
+        if !self.is_live() {
+            return None;
+        }
+        let st = nix::sys::statvfs::statvfs(&self.path(host_path)).ok()?;
+        #[allow(clippy::unnecessary_cast)] // the field types differ between libcs
+        Some(st.blocks_available() as u64 * st.fragment_size() as u64)
+    }
+
     /// Effective uid of this process; `None` under `--root`.
     pub fn effective_uid(&self) -> Option<u32> {
         self.is_live().then(|| nix::unistd::geteuid().as_raw())
