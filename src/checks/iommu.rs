@@ -249,16 +249,15 @@ non-ACPI platform, captured tree without them)."
     }
 }
 
-/// PCI addresses of the NVMe controllers in the server configuration.
+/// PCI addresses of the NVMe controllers in the server configuration (as
+/// `nvme.present` reads them: normalized, `bdev_exclude` removed).
 fn configured_nvme(ctx: &Context) -> Vec<String> {
     let Some(cfg) = ctx.config.and_then(|c| c.server_config()) else {
         return Vec::new();
     };
-    cfg.engines
+    crate::daos::requirements::configured_nvme(cfg)
         .iter()
-        .flat_map(|e| e.bdev_tiers())
-        .filter(|t| t.class == Some(crate::daos::config::StorageClass::Nvme))
-        .flat_map(|t| t.bdev_list.iter().map(|a| a.trim().to_ascii_lowercase()))
+        .filter_map(|c| c.sysfs_address().map(str::to_string))
         .collect()
 }
 

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::cmdline::{self, KernelArg};
 use crate::checks::Status;
-use crate::daos::config::{ServerConfig, StorageClass};
+use crate::daos::config::ServerConfig;
 use crate::daos::requirements::HugepagePlan;
 use crate::facts::Facts;
 use crate::facts::system::DAOS_SYSCTLS;
@@ -694,14 +694,16 @@ fn plan_nvme(p: &mut Plan, facts: &Facts, cfg: &ServerConfig, inputs: &FixInputs
     } else {
         "vfio-pci"
     };
-    let mut wanted: Vec<String> = Vec::new();
-    for e in &cfg.engines {
-        for t in e.bdev_tiers() {
-            if t.class == Some(StorageClass::Nvme) {
-                wanted.extend(t.bdev_list.iter().map(|a| a.trim().to_ascii_lowercase()));
-            }
-        }
-    }
+    // the same device list nvme.present/nvme.driver judge (bdev_exclude removed,
+    // addresses normalized as SPDK parses them); VMD-backed SSDs are DAOS's to prepare
+    let configured = crate::daos::requirements::configured_nvme(cfg);
+    let mut wanted: Vec<String> = configured
+        .iter()
+        .filter_map(|c| match &c.address {
+            crate::daos::requirements::NvmeAddress::Pci { address } => Some(address.clone()),
+            _ => None,
+        })
+        .collect();
     wanted.sort();
     wanted.dedup();
     let owner = facts
