@@ -797,3 +797,173 @@ fn fix_alias_and_nothing_to_do() {
     assert_eq!(plan["actions"], serde_json::json!([]));
     let _ = std::fs::remove_dir_all(&root);
 }
+
+#[test]
+fn fix_refuses_what_could_hurt_and_plans_the_rest() {
+    // daos-server-ib: a 2-socket EL8 server tree; broken.yml names an AHCI controller,
+    // a mounted NVMe, one whose IOMMU group holds a NIC, and one that does not exist
+    let root = copy_fixture("daos-server-ib", "refuse");
+    let cfg = fixture("daos-configs/broken.yml");
+    let before = snapshot(&root);
+    let (plan, code) = fix_json(
+        &root,
+        &["--dry-run", "--server-config", cfg.to_str().unwrap()],
+    );
+    assert_eq!(code, 0);
+    assert_eq!(snapshot(&root), before);
+    let manual: Vec<String> = plan["manual"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["reason"].as_str().unwrap().to_string())
+        .collect();
+    for want in [
+        "refused: 0000:00:17.0 is not an NVMe controller (class 010601, driver ahci)",
+        "refused: 0000:82:00.0 is in use: nvme1n1 mounted on /data",
+        "refused: 0000:83:00.0: IOMMU group 43 also holds 0000:83:00.1 (ixgbe)",
+        "refused: 0000:99:00.0 is not a PCI device on this host",
+    ] {
+        assert!(
+            manual.iter().any(|m| m.contains(want)),
+            "{want} not in {manual:#?}"
+        );
+    }
+    let actions = plan["actions"].as_array().unwrap();
+    assert!(
+        actions.iter().all(|a| a["action"]["kind"] != "bind_driver"),
+        "nothing bound: {plan}"
+    );
+    // ports are opened in their zone, then one reload; never a disable
+    let runs: Vec<String> = actions
+        .iter()
+        .filter(|a| a["action"]["kind"] == "run")
+        .map(|a| {
+            a["action"]["argv"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_str().unwrap())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    assert!(
+        runs.contains(&"firewall-cmd --permanent --zone=public --add-port=9192/tcp".to_string()),
+        "{runs:?}"
+    );
+    assert_eq!(
+        runs.last().map(String::as_str),
+        Some("firewall-cmd --reload")
+    );
+    assert!(
+        runs.iter()
+            .all(|r| !r.contains("stop") && !r.contains("disable"))
+    );
+    // one action per directory
+    let dirs: Vec<&Value> = actions
+        .iter()
+        .filter(|a| a["action"]["kind"] == "prepare_directory")
+        .collect();
+    let mut paths: Vec<&str> = dirs
+        .iter()
+        .map(|a| a["action"]["path"].as_str().unwrap())
+        .collect();
+    let n = paths.len();
+    paths.dedup();
+    assert_eq!(paths.len(), n, "{dirs:?}");
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn fix_grows_hugepages_per_node_prepares_dirs_and_bdev_files_and_undoes() {
+    use std::os::unix::fs::MetadataExt;
+    let is_root = Command::new("id").arg("-u").output().unwrap().stdout == b"0\n";
+    let root = copy_fixture("daos-server-ib", "grow");
+    // the guide's config: one engine with a 16 GiB file bdev in /var/lib/daos/dev
+    let seed = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/corpus/daos-config/seed/daos_server.yml");
+    let ready = fixture("daos-configs/ready.yml");
+    let node =
+        |n: u32| format!("sys/devices/system/node/node{n}/hugepages/hugepages-2048kB/nr_hugepages");
+    // the tree was captured without per-node hugepage pools: add them as the kernel
+    // shows them (every node of a hugetlbfs kernel has one per page size)
+    for n in 0..2 {
+        let pool = root.join(node(n));
+        let dir = pool.parent().unwrap();
+        std::fs::create_dir_all(dir).unwrap();
+        for f in ["nr_hugepages", "free_hugepages", "surplus_hugepages"] {
+            std::fs::write(dir.join(f), "0\n").unwrap();
+        }
+    }
+    let log_owner = std::fs::metadata(root.join("var/log/daos")).unwrap().uid();
+
+    let (r, _) = fix_json(
+        &root,
+        &[
+            "--server-config",
+            ready.to_str().unwrap(),
+            "--only",
+            "hugepages,daos.dirs",
+        ],
+    );
+    let results = r["results"].as_array().unwrap();
+    assert!(!results.is_empty(), "{r}");
+    for res in results {
+        if !is_root && res["message"].as_str().unwrap_or("").contains("chown") {
+            continue; // giving files away needs root
+        }
+        assert_eq!(res["outcome"], "applied", "{res}");
+    }
+    // DAOS 2.6: 16 targets × 1 GiB / 2 MiB = 8192 over nodes [0, 1] + 2 per engine = 4098 each
+    assert_eq!(read(&root, &node(0)).trim(), "4098");
+    assert_eq!(read(&root, &node(1)).trim(), "4098");
+    assert_eq!(r["after"]["hugepages.numa"], "pass", "{r}");
+    if is_root {
+        let daos_uid: u32 = read(&root, "etc/passwd")
+            .lines()
+            .find(|l| l.starts_with("daos_server:"))
+            .and_then(|l| l.split(':').nth(2)?.parse().ok())
+            .unwrap();
+        assert_eq!(
+            std::fs::metadata(root.join("var/log/daos")).unwrap().uid(),
+            daos_uid
+        );
+        assert_eq!(r["after"]["daos.dirs"], "pass", "{r}");
+    }
+
+    // the seed config's file bdev: created sparse at bdev_size, no data written
+    let (r, _) = fix_json(
+        &root,
+        &[
+            "--server-config",
+            seed.to_str().unwrap(),
+            "--only",
+            "nvme.present",
+        ],
+    );
+    let bdev = root.join("var/lib/daos/dev/daos-bdev");
+    let md = std::fs::metadata(&bdev).unwrap_or_else(|e| panic!("{e}: {r}"));
+    assert_eq!(md.len(), 16 << 30, "bdev_size 16 GiB");
+    assert!(
+        md.blocks() * 512 < 1 << 20,
+        "sparse: {} bytes allocated",
+        md.blocks() * 512
+    );
+
+    // undo: node pools, owner and file back as they were
+    let out = run(&["fix", "--undo", "--root", root.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(read(&root, &node(0)).trim(), "0");
+    assert_eq!(read(&root, &node(1)).trim(), "0");
+    assert!(!bdev.exists());
+    assert_eq!(
+        std::fs::metadata(root.join("var/log/daos")).unwrap().uid(),
+        log_owner
+    );
+    let _ = std::fs::remove_dir_all(&root);
+}

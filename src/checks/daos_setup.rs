@@ -308,6 +308,8 @@ user. skip: no DAOS configuration."
             }
         }
         let (mut ok, mut warns, mut fails, mut actions) = (vec![], vec![], vec![], vec![]);
+        // structured for `fix`: {path, create, user?, group?}
+        let mut repairs: Vec<serde_json::Value> = Vec::new();
         for (u, path, what, need) in &items {
             let acct = account(f, &u.user);
             let l = format!("{what} {path}");
@@ -337,6 +339,9 @@ user. skip: no DAOS configuration."
                             u.user
                         ));
                         actions.push(format!("chown {}:{} {path}", u.user, u.group));
+                        repairs.push(serde_json::json!({
+                            "path": path, "create": false, "user": u.user, "group": u.group,
+                        }));
                     }
                     _ => ok.push(format!("{l}: {}", owner_of(d))),
                 },
@@ -345,9 +350,15 @@ user. skip: no DAOS configuration."
                     _ => {
                         fails.push(format!("{l}: missing"));
                         actions.push(format!("mkdir -p {path}"));
-                        if !u.is_root() && matches!(need, Need::Writable) {
+                        let give = !u.is_root() && matches!(need, Need::Writable);
+                        if give {
                             actions.push(format!("chown {}:{} {path}", u.user, u.group));
                         }
+                        repairs.push(serde_json::json!({
+                            "path": path, "create": true,
+                            "user": if give { Some(&u.user) } else { None },
+                            "group": if give { Some(&u.group) } else { None },
+                        }));
                     }
                 },
                 None => fails.push(format!(
@@ -377,5 +388,6 @@ user. skip: no DAOS configuration."
                 .map(|(_, p, w, _)| format!("{w} {p}"))
                 .collect::<Vec<_>>(),
         )
+        .detail("repairs", &repairs)
     }
 }

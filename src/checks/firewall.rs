@@ -112,6 +112,7 @@ skip: no server configuration."
             .collect();
         let mut fails: Vec<String> = Vec::new();
         let mut actions: Vec<String> = Vec::new();
+        let mut to_open: Vec<(String, String)> = Vec::new();
         // engines sharing a NIC must not overlap (validate.rs reports it for the file too)
         for (a, pa) in ports.iter().enumerate() {
             for pb in &ports[a + 1..] {
@@ -193,10 +194,17 @@ skip: no server configuration."
                     actions.push(format!(
                         "firewall-cmd --permanent --zone={zone_name} --add-port={spec} && firewall-cmd --reload"
                     ));
+                    to_open.push((zone_name.to_string(), spec.to_string()));
                 }
             }
         }
-        let base = |f: Finding| f.detail("ports", &specs);
+        to_open.dedup();
+        // structured for `fix`: (zone, port/proto) pairs to open permanently
+        let to_open: Vec<serde_json::Value> = to_open
+            .iter()
+            .map(|(z, p)| serde_json::json!({"zone": z, "port": p}))
+            .collect();
+        let base = |f: Finding| f.detail("ports", &specs).detail("to_open", &to_open);
         if !fails.is_empty() {
             actions.dedup();
             return base(Finding::fail(fails.join("; ")).fix(

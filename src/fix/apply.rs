@@ -53,6 +53,20 @@ pub enum JournalEntry {
         /// Original driver.
         original: Option<String>,
     },
+    /// A directory created and/or given to a user.
+    Directory {
+        /// Host path.
+        path: String,
+        /// daos-preflight created it.
+        created: bool,
+        /// (uid, gid) before a chown.
+        original_owner: Option<(u32, u32)>,
+    },
+    /// A sparse bdev file daos-preflight created.
+    CreatedFile {
+        /// Host path.
+        path: String,
+    },
     /// A file replaced or created.
     File {
         /// Host path.
@@ -212,6 +226,57 @@ pub fn apply(host: &Host, plan: &Plan, journal: &mut Journal) -> Vec<ActionResul
                     }
                 }
             }
+            Action::PrepareDirectory {
+                path,
+                create,
+                owner,
+            } => {
+                let existed = host.exists(path);
+                let before = host.owner_of(path).ok();
+                let r = (|| -> Result<String, crate::host::HostError> {
+                    if *create && !existed {
+                        host.create_dir_all(path)?;
+                    }
+                    if let Some(o) = owner {
+                        host.chown(path, o.uid, o.gid)?;
+                        return Ok(format!("{path} owned by {}", o.user));
+                    }
+                    Ok(format!("{path} created"))
+                })();
+                let created = *create && !existed && host.exists(path);
+                if created || (owner.is_some() && r.is_ok()) {
+                    journal.entries.push(JournalEntry::Directory {
+                        path: path.clone(),
+                        created,
+                        original_owner: if created { None } else { before },
+                    });
+                }
+                match r {
+                    Ok(m) => (Outcome::Applied, m),
+                    Err(e) => (Outcome::Failed, e.to_string()),
+                }
+            }
+            Action::CreateSparseFile {
+                path,
+                size_bytes,
+                owner,
+            } => match host.create_sparse_file(path, *size_bytes) {
+                Ok(created) => {
+                    if created {
+                        journal
+                            .entries
+                            .push(JournalEntry::CreatedFile { path: path.clone() });
+                    }
+                    match owner.as_ref().map(|o| host.chown(path, o.uid, o.gid)) {
+                        Some(Err(e)) => (Outcome::Failed, format!("{path} sized, but {e}")),
+                        _ => (
+                            Outcome::Applied,
+                            format!("{path}: {size_bytes} bytes (sparse)"),
+                        ),
+                    }
+                }
+                Err(e) => (Outcome::Failed, e.to_string()),
+            },
             Action::LoadModule { module } => {
                 let argv = vec!["modprobe".to_string(), module.clone()];
                 match host.run_command(&argv) {
@@ -396,6 +461,27 @@ pub fn undo(host: &Host, journal: &Journal) -> (Vec<String>, bool) {
                     )
                 })
             }
+            JournalEntry::Directory {
+                path,
+                created: true,
+                ..
+            } => host
+                .remove_dir(path)
+                .map(|_| format!("removed {path}"))
+                .map_err(|e| format!("{e} (left in place: not empty?)")),
+            JournalEntry::Directory {
+                path,
+                original_owner: Some((uid, gid)),
+                ..
+            } => host
+                .chown(path, *uid, *gid)
+                .map(|_| format!("gave {path} back to {uid}:{gid}"))
+                .map_err(|e| e.to_string()),
+            JournalEntry::Directory { path, .. } => Ok(format!("{path}: nothing to undo")),
+            JournalEntry::CreatedFile { path } => host
+                .remove_file(path)
+                .map(|_| format!("removed {path}"))
+                .map_err(|e| e.to_string()),
             JournalEntry::File { path, backup: None } => host
                 .remove_file(path)
                 .map(|_| format!("removed {path}"))

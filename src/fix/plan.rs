@@ -73,6 +73,25 @@ pub enum Action {
         /// The service user that must own `/dev/vfio/<group>` (`null`: root runs DAOS).
         owner: Option<Owner>,
     },
+    /// Create a directory (with its parents) and/or give it to the service user.
+    PrepareDirectory {
+        /// Host path.
+        path: String,
+        /// Create it (it is missing).
+        create: bool,
+        /// Owner to give it (`null`: leave root's).
+        owner: Option<Owner>,
+    },
+    /// Create (or grow) an emulated-NVMe `file` bdev to `bdev_size`, sparse: no
+    /// gigabytes of zeros are written (DAOS fallocates it at format time).
+    CreateSparseFile {
+        /// Host path.
+        path: String,
+        /// Size in bytes.
+        size_bytes: u64,
+        /// Owner to give it.
+        owner: Option<Owner>,
+    },
     /// Load a kernel module with modprobe.
     LoadModule {
         /// Module name.
@@ -94,6 +113,20 @@ pub struct Owner {
     pub uid: u32,
     /// Primary gid.
     pub gid: u32,
+}
+
+/// Resolves `user` (passwd) and `group` (group file) to an owner labelled `user:group`.
+pub fn lookup_owner(passwd: &str, groups: &str, user: &str, group: &str) -> Option<Owner> {
+    let u = lookup_user(passwd, user)?;
+    let gid = groups.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() >= 3 && f[0] == group).then(|| f[2].parse().ok())?
+    })?;
+    Some(Owner {
+        user: format!("{user}:{group}"),
+        uid: u.uid,
+        gid,
+    })
 }
 
 /// Finds a user in `/etc/passwd` text.
@@ -153,6 +186,35 @@ impl Action {
                     (Some(o), Some(g)) => format!("; /dev/vfio/{g} to {}", o.user),
                     _ => String::new(),
                 }
+            ),
+            Action::PrepareDirectory {
+                path,
+                create,
+                owner,
+            } => format!(
+                "{}{path}{}",
+                if *create {
+                    "create directory "
+                } else {
+                    "give "
+                },
+                match (owner, create) {
+                    (Some(o), true) => format!(" owned by {}", o.user),
+                    (Some(o), false) => format!(" to {}", o.user),
+                    (None, _) => String::new(),
+                }
+            ),
+            Action::CreateSparseFile {
+                path,
+                size_bytes,
+                owner,
+            } => format!(
+                "create {path} as a sparse file of {}{}",
+                crate::checks::human_kib(size_bytes / 1024),
+                owner
+                    .as_ref()
+                    .map(|o| format!(" owned by {}", o.user))
+                    .unwrap_or_default()
             ),
             Action::LoadModule { module } => format!("load kernel module {module} (modprobe)"),
             Action::Run { argv } => format!("run: {}", shell_join(argv)),
@@ -229,6 +291,8 @@ pub struct FixInputs {
     pub systemd: bool,
     /// `/etc/passwd`, to resolve the service user.
     pub passwd: Option<String>,
+    /// `/etc/group`, to resolve the service group.
+    pub group: Option<String>,
     /// sysctl configuration files (`/etc/sysctl.d`, `/run/sysctl.d`, `/usr/lib/sysctl.d`,
     /// `/etc/sysctl.conf`) by host path, with their content.
     pub sysctl_files: BTreeMap<String, String>,
@@ -321,6 +385,12 @@ pub fn plan(
                 plan_hugepages(&mut p, facts, results);
             }
             "hugepages.total" | "hugepages.numa" => {}
+            "daos.dirs" => plan_dirs(&mut p, r, inputs),
+            "firewall.ports" => plan_firewall(&mut p, r),
+            "nvme.present" => match config {
+                Some(cfg) => plan_bdev_files(&mut p, facts, cfg, inputs, r),
+                None => p.manual.push(manual(r, "no server configuration loaded")),
+            },
             "nvme.driver" => match config {
                 Some(cfg) => plan_nvme(&mut p, facts, cfg, inputs, &r.id),
                 None => p.manual.push(manual(r, "no server configuration loaded")),
@@ -636,12 +706,22 @@ fn plan_hugepages(p: &mut Plan, facts: &Facts, results: &[CheckResult]) {
             });
             continue;
         };
-        let current = node
+        let Some(current) = node
             .hugepages
             .iter()
             .find(|h| h.size_kib == size)
             .and_then(|h| h.total)
-            .unwrap_or(0);
+        else {
+            p.manual.push(ManualStep {
+                check: "hugepages.numa".into(),
+                reason: format!(
+                    "NUMA node {id} has no {} hugepage pool in sysfs (hugetlbfs missing?)",
+                    crate::checks::human_kib(size)
+                ),
+                actions: vec![],
+            });
+            continue;
+        };
         if current >= plan.per_node_pages {
             continue;
         }
@@ -838,4 +918,177 @@ fn plan_nvme(p: &mut Plan, facts: &Facts, cfg: &ServerConfig, inputs: &FixInputs
         });
     }
     p.actions.extend(binds);
+}
+
+/// Directories the `daos.dirs` check found missing or not writable by the service user
+/// (its `details.repairs`).
+fn plan_dirs(p: &mut Plan, r: &CheckResult, inputs: &FixInputs) {
+    let Some(repairs) = r.details.get("repairs").and_then(|v| v.as_array()) else {
+        return p.manual.push(manual(r, "nothing structured to repair"));
+    };
+    for rep in repairs {
+        let Some(path) = rep.get("path").and_then(|v| v.as_str()) else {
+            continue;
+        };
+        let create = rep.get("create").and_then(|v| v.as_bool()).unwrap_or(false);
+        let user = rep.get("user").and_then(|v| v.as_str());
+        let group = rep.get("group").and_then(|v| v.as_str());
+        let owner = match (user, group) {
+            (Some(u), Some(g)) => match (inputs.passwd.as_deref(), inputs.group.as_deref()) {
+                (Some(pw), Some(gr)) => match lookup_owner(pw, gr, u, g) {
+                    Some(o) => Some(o),
+                    None => {
+                        p.manual.push(ManualStep {
+                            check: r.id.clone(),
+                            reason: format!(
+                                "{path}: user {u} or group {g} does not exist (see daos.user)"
+                            ),
+                            actions: vec![],
+                        });
+                        continue;
+                    }
+                },
+                _ => None,
+            },
+            _ => None,
+        };
+        if !create && owner.is_none() {
+            continue;
+        }
+        // several configuration items can name one directory (control and engine logs)
+        if p.actions
+            .iter()
+            .any(|s| matches!(&s.action, Action::PrepareDirectory { path: q, .. } if q == path))
+        {
+            continue;
+        }
+        p.actions.push(Step {
+            check: r.id.clone(),
+            reason: if create {
+                format!("{path} is missing")
+            } else {
+                format!("{path} is not writable by the service user")
+            },
+            action: Action::PrepareDirectory {
+                path: path.to_string(),
+                create,
+                owner,
+            },
+            reboot_required: false,
+        });
+    }
+}
+
+/// Ports `firewall.ports` found closed (its `details.to_open`): opened permanently in
+/// their zone, then one reload. Never a firewall disable.
+fn plan_firewall(p: &mut Plan, r: &CheckResult) {
+    let Some(list) = r.details.get("to_open").and_then(|v| v.as_array()) else {
+        return p.manual.push(manual(r, "nothing structured to open"));
+    };
+    let mut any = false;
+    for o in list {
+        let (Some(zone), Some(port)) = (
+            o.get("zone").and_then(|v| v.as_str()),
+            o.get("port").and_then(|v| v.as_str()),
+        ) else {
+            continue;
+        };
+        any = true;
+        p.actions.push(Step {
+            check: r.id.clone(),
+            reason: format!("DAOS needs {port} open in firewalld zone {zone}"),
+            action: Action::Run {
+                argv: vec![
+                    "firewall-cmd".into(),
+                    "--permanent".into(),
+                    format!("--zone={zone}"),
+                    format!("--add-port={port}"),
+                ],
+            },
+            reboot_required: false,
+        });
+    }
+    if any {
+        p.actions.push(Step {
+            check: r.id.clone(),
+            reason: "make the permanent configuration the running one".into(),
+            action: Action::Run {
+                argv: vec!["firewall-cmd".into(), "--reload".into()],
+            },
+            reboot_required: false,
+        });
+    }
+}
+
+/// `file` bdevs that are missing or smaller than `bdev_size`, in an existing directory:
+/// created sparse at their size and given to the service user.
+fn plan_bdev_files(
+    p: &mut Plan,
+    facts: &Facts,
+    cfg: &ServerConfig,
+    inputs: &FixInputs,
+    r: &CheckResult,
+) {
+    use crate::daos::config::StorageClass;
+    let owner = facts
+        .services
+        .daos_server
+        .as_ref()
+        .and_then(|u| u.user.clone())
+        .filter(|u| u != "root")
+        .and_then(|u| inputs.passwd.as_deref().and_then(|pw| lookup_user(pw, &u)));
+    for b in crate::daos::requirements::configured_emulated_bdevs(cfg) {
+        if b.class != StorageClass::File {
+            continue;
+        }
+        let Some(gib) = b
+            .size_gib
+            .and_then(|g| u64::try_from(g).ok())
+            .filter(|g| *g > 0)
+        else {
+            continue;
+        };
+        let want = gib << 30;
+        let fact = facts.files.iter().find(|f| f.path == b.path);
+        let have = fact
+            .filter(|f| f.exists == Some(true))
+            .and_then(|f| f.size_bytes);
+        if have.is_some_and(|h| h >= want) {
+            continue;
+        }
+        if fact.is_some_and(|f| f.exists == Some(true) && f.kind.as_deref() != Some("file")) {
+            p.manual.push(ManualStep {
+                check: r.id.clone(),
+                reason: format!(
+                    "{} exists and is not a regular file: refusing to touch it",
+                    b.path
+                ),
+                actions: vec![],
+            });
+            continue;
+        }
+        let parent = crate::daos::requirements::parent_dir(&b.path);
+        let parent_ok = parent
+            .as_deref()
+            .and_then(|d| facts.files.iter().find(|f| f.path == d))
+            .is_some_and(|f| f.kind.as_deref() == Some("directory"));
+        if !parent_ok {
+            p.manual.push(ManualStep {
+                check: r.id.clone(),
+                reason: format!("{}: its directory is missing (see daos.dirs)", b.path),
+                actions: vec![],
+            });
+            continue;
+        }
+        p.actions.push(Step {
+            check: r.id.clone(),
+            reason: format!("bdev_size {gib} GiB for the emulated NVMe {}", b.path),
+            action: Action::CreateSparseFile {
+                path: b.path.clone(),
+                size_bytes: want,
+                owner: owner.clone(),
+            },
+            reboot_required: false,
+        });
+    }
 }

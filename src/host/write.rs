@@ -164,6 +164,51 @@ impl Host {
         result.map(|_| backup)
     }
 
+    /// Creates a regular file of `size` bytes, sparse (`ftruncate`: no data written), or
+    /// grows an existing regular file to it; never shrinks, never follows a symlink.
+    /// Returns whether the file was created.
+    pub fn create_sparse_file(&self, host_path: &str, size: u64) -> Result<bool, HostError> {
+        let path = self.path(host_path);
+        let created = match fs::symlink_metadata(&path) {
+            Ok(md) if !md.is_file() => {
+                return Err(HostError {
+                    path,
+                    kind: HostErrorKind::Other("exists and is not a regular file".into()),
+                });
+            }
+            Ok(_) => false,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
+            Err(e) => return Err(io_err(&path, &e)),
+        };
+        let f = OpenOptions::new()
+            .write(true)
+            .create(created)
+            .truncate(false)
+            .custom_flags(libc::O_NOFOLLOW)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| io_err(&path, &e))?;
+        let len = f.metadata().map_err(|e| io_err(&path, &e))?.len();
+        if len < size {
+            f.set_len(size).map_err(|e| io_err(&path, &e))?;
+        }
+        f.sync_all().map_err(|e| io_err(&path, &e))?;
+        Ok(created)
+    }
+
+    /// Owner (uid, gid) of a path, not following a final symlink.
+    pub fn owner_of(&self, host_path: &str) -> Result<(u32, u32), HostError> {
+        let path = self.path(host_path);
+        let md = fs::symlink_metadata(&path).map_err(|e| io_err(&path, &e))?;
+        Ok((md.uid(), md.gid()))
+    }
+
+    /// Removes an empty directory (for `fix --undo` of directories it created).
+    pub fn remove_dir(&self, host_path: &str) -> Result<(), HostError> {
+        let path = self.path(host_path);
+        fs::remove_dir(&path).map_err(|e| io_err(&path, &e))
+    }
+
     /// Creates a directory and its parents.
     pub fn create_dir_all(&self, host_path: &str) -> Result<(), HostError> {
         let path = self.path(host_path);
