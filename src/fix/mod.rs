@@ -26,7 +26,7 @@ pub use plan::{Action, FixInputs, Plan, PlanOptions};
 pub const FIX_SCHEMA: &str = "daos-preflight/fix/v1";
 
 /// Files the planner may rewrite, read beforehand so the plan can diff them.
-const PLANNED_FILES: &[&str] = &[plan::SYSCTL_FILE, plan::MEMLOCK_DROPIN];
+const PLANNED_FILES: &[&str] = &[plan::SYSCTL_FILE, plan::MEMLOCK_DROPIN, plan::MODULES_FILE];
 
 /// Reads what the planner needs from the host.
 pub fn collect_inputs(host: &Host) -> FixInputs {

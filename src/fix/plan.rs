@@ -20,6 +20,8 @@ pub const SYSCTL_FILE: &str = "/etc/sysctl.d/90-daos-preflight.conf";
 /// The drop-in `fix` writes for `daos_server.service` (drop-ins apply in name order).
 pub const MEMLOCK_DROPIN: &str =
     "/etc/systemd/system/daos_server.service.d/90-daos-preflight-memlock.conf";
+/// Where `fix --persistent` asks systemd-modules-load for the NVMe driver module.
+pub const MODULES_FILE: &str = "/etc/modules-load.d/90-daos-preflight.conf";
 /// THP mode file.
 pub const THP_ENABLED: &str = "/sys/kernel/mm/transparent_hugepage/enabled";
 
@@ -392,7 +394,7 @@ pub fn plan(
                 None => p.manual.push(manual(r, "no server configuration loaded")),
             },
             "nvme.driver" => match config {
-                Some(cfg) => plan_nvme(&mut p, facts, cfg, inputs, &r.id),
+                Some(cfg) => plan_nvme(&mut p, facts, cfg, inputs, &r.id, opts),
                 None => p.manual.push(manual(r, "no server configuration loaded")),
             },
             "hugepages.thp" => {
@@ -514,6 +516,36 @@ pub fn plan(
                     content,
                     false,
                 );
+            }
+        }
+        // Boot-time hugepages: the kernel spreads `hugepages=N` over all nodes with
+        // memory, so it matches DAOS's even split only when the engines use them all.
+        let hp: Option<HugepagePlan> = ["hugepages.numa", "hugepages.total"].iter().find_map(|id| {
+            let r = results.iter().find(|r| r.id == *id)?;
+            serde_json::from_value(r.details.get("plan")?.clone()).ok()
+        });
+        if let Some(hp) = hp {
+            let memory_nodes: Vec<u32> = facts
+                .numa
+                .nodes
+                .iter()
+                .filter(|n| n.mem_total_kib.unwrap_or(0) > 0)
+                .map(|n| n.id)
+                .collect();
+            if memory_nodes.is_empty() || memory_nodes == hp.numa_nodes {
+                if hp.hugepage_size_kib == 1_048_576 {
+                    cmdline_want.push(("hugepages.total".into(), KernelArg::parse("default_hugepagesz=1G")));
+                    cmdline_want.push(("hugepages.total".into(), KernelArg::parse("hugepagesz=1G")));
+                }
+                cmdline_want.push((
+                    "hugepages.total".into(),
+                    KernelArg::parse(&format!("hugepages={}", hp.total_pages)),
+                ));
+            } else {
+                p.notes.push(format!(
+                    "no hugepages= on the kernel command line: the kernel would spread them over nodes {memory_nodes:?}, DAOS wants them on {:?}; enable the boot unit with DAOS_PREFLIGHT_FIX=yes instead",
+                    hp.numa_nodes
+                ));
             }
         }
         if facts.thp.enabled.is_some() && results.iter().any(|r| r.id == "hugepages.thp") {
@@ -768,7 +800,14 @@ fn is_vmd(dev: &crate::facts::PciDevice) -> bool {
 /// address in bdev_list could name the NIC that carries the default route), a namespace
 /// that is mounted, swap, or held by LVM/MD/dm, an IOMMU group shared with devices on
 /// other drivers, and vfio-pci without an IOMMU.
-fn plan_nvme(p: &mut Plan, facts: &Facts, cfg: &ServerConfig, inputs: &FixInputs, check: &str) {
+fn plan_nvme(
+    p: &mut Plan,
+    facts: &Facts,
+    cfg: &ServerConfig,
+    inputs: &FixInputs,
+    check: &str,
+    opts: PlanOptions,
+) {
     let target = if cfg.disable_vfio {
         "uio_pci_generic"
     } else {
@@ -907,6 +946,17 @@ fn plan_nvme(p: &mut Plan, facts: &Facts, cfg: &ServerConfig, inputs: &FixInputs
         return;
     }
     let module = target.replace('-', "_");
+    if opts.persistent {
+        push_file(
+            p,
+            inputs,
+            check,
+            &format!("load {target} at every boot"),
+            MODULES_FILE,
+            format!("# Written by daos-preflight fix --persistent: DAOS (SPDK) drives NVMe through it.\n{target}\n"),
+            false,
+        );
+    }
     if !facts.kernel.sys_modules.contains(&module) {
         p.actions.push(Step {
             check: check.to_string(),
