@@ -473,5 +473,18 @@ pass: translated or passthrough. warn: no-IOMMU mode. skip: no kernel IOMMU (see
         ))
         .detail("mode", mode)
         .detail("group_types", types)
+        // what the command line asked for, next to what the groups show
+        .detail("cmdline_iommu", cmdline_value(f, "iommu"))
+        .detail(
+            "cmdline_iommu_passthrough",
+            cmdline_value(f, "iommu.passthrough"),
+        )
+        .detail(
+            "kernel_default_passthrough",
+            f.kernel
+                .config
+                .options
+                .contains_key("CONFIG_IOMMU_DEFAULT_PASSTHROUGH"),
+        )
     }
 }

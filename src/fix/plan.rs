@@ -520,10 +520,11 @@ pub fn plan(
         }
         // Boot-time hugepages: the kernel spreads `hugepages=N` over all nodes with
         // memory, so it matches DAOS's even split only when the engines use them all.
-        let hp: Option<HugepagePlan> = ["hugepages.numa", "hugepages.total"].iter().find_map(|id| {
-            let r = results.iter().find(|r| r.id == *id)?;
-            serde_json::from_value(r.details.get("plan")?.clone()).ok()
-        });
+        let hp: Option<HugepagePlan> =
+            ["hugepages.numa", "hugepages.total"].iter().find_map(|id| {
+                let r = results.iter().find(|r| r.id == *id)?;
+                serde_json::from_value(r.details.get("plan")?.clone()).ok()
+            });
         if let Some(hp) = hp {
             let memory_nodes: Vec<u32> = facts
                 .numa
@@ -534,8 +535,12 @@ pub fn plan(
                 .collect();
             if memory_nodes.is_empty() || memory_nodes == hp.numa_nodes {
                 if hp.hugepage_size_kib == 1_048_576 {
-                    cmdline_want.push(("hugepages.total".into(), KernelArg::parse("default_hugepagesz=1G")));
-                    cmdline_want.push(("hugepages.total".into(), KernelArg::parse("hugepagesz=1G")));
+                    cmdline_want.push((
+                        "hugepages.total".into(),
+                        KernelArg::parse("default_hugepagesz=1G"),
+                    ));
+                    cmdline_want
+                        .push(("hugepages.total".into(), KernelArg::parse("hugepagesz=1G")));
                 }
                 cmdline_want.push((
                     "hugepages.total".into(),
@@ -953,7 +958,9 @@ fn plan_nvme(
             check,
             &format!("load {target} at every boot"),
             MODULES_FILE,
-            format!("# Written by daos-preflight fix --persistent: DAOS (SPDK) drives NVMe through it.\n{target}\n"),
+            format!(
+                "# Written by daos-preflight fix --persistent: DAOS (SPDK) drives NVMe through it.\n{target}\n"
+            ),
             false,
         );
     }
