@@ -464,3 +464,84 @@ fn missing_explicit_config_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--server-config"));
 }
+
+/// Deterministic mutation fuzzing of config loading (the cargo-fuzz target in
+/// fuzz/fuzz_targets/config.rs does the same with coverage guidance): byte flips,
+/// deletions, duplications and inserted YAML metacharacters in every corpus config,
+/// parsed and validated under every release, never panic.
+#[test]
+fn mutated_configs_never_panic() {
+    use daos_preflight::daos::DaosVersion;
+    use daos_preflight::daos::config::validate::{
+        validate_agent, validate_control, validate_server,
+    };
+    use daos_preflight::daos::config::{parse_agent, parse_control, parse_server};
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let versions = [
+        DaosVersion::V2_0,
+        DaosVersion::V2_4,
+        DaosVersion::V2_6,
+        DaosVersion::V2_8,
+    ];
+    let meta = [
+        b':', b'-', b'[', b']', b'{', b'}', b'\t', b'\n', b' ', b'#', b'&', b'*', b'!', b'|', b'>',
+        b'"', b'\'',
+    ];
+    let mut files = Vec::new();
+    let mut stack = vec![corpus()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "yml") {
+                files.push(p);
+            }
+        }
+    }
+    assert!(files.len() > 50, "{} configs", files.len());
+    let mut runs = 0;
+    for f in &files {
+        let base = std::fs::read(f).unwrap();
+        for _ in 0..60 {
+            let mut b = base.clone();
+            for _ in 0..(1 + next() % 4) {
+                if b.is_empty() {
+                    break;
+                }
+                let i = (next() as usize) % b.len();
+                match next() % 4 {
+                    0 => b[i] ^= 1 << (next() % 8),
+                    1 => {
+                        b.remove(i);
+                    }
+                    2 => b.insert(i, meta[(next() as usize) % meta.len()]),
+                    _ => {
+                        let j = (i + (next() as usize) % 40).min(b.len());
+                        let chunk = b[i..j].to_vec();
+                        b.splice(i..i, chunk);
+                    }
+                }
+            }
+            let text = String::from_utf8_lossy(&b);
+            let v = versions[(next() as usize) % versions.len()];
+            if let Ok(p) = parse_server(&text, "m.yml", v) {
+                let _ = validate_server(&p.config, v, "m.yml");
+            }
+            if let Ok(p) = parse_agent(&text, "m.yml", v) {
+                let _ = validate_agent(&p.config, v, "m.yml");
+            }
+            if let Ok(p) = parse_control(&text, "m.yml", v) {
+                let _ = validate_control(&p.config, v, "m.yml");
+            }
+            runs += 1;
+        }
+    }
+    assert!(runs > 3000, "{runs} mutated files");
+}
