@@ -27,7 +27,7 @@ pub use parse::CmdlineArg;
 pub const FACTS_SCHEMA: &str = "daos-preflight/facts/v1";
 
 /// Everything daos-preflight knows about a host.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct Facts {
     /// Always [`FACTS_SCHEMA`].
     pub schema: String,
@@ -63,7 +63,7 @@ pub struct Facts {
 }
 
 /// Where facts come from.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, Eq)]
 pub struct Source {
     /// The root directory read (`/` for the live host).
     pub root: String,
@@ -79,7 +79,7 @@ pub struct Source {
 }
 
 /// A read that failed for a reason other than absence.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, Eq)]
 pub struct CollectionError {
     /// The path (including `--root`).
     pub path: String,
@@ -90,7 +90,7 @@ pub struct CollectionError {
 }
 
 /// Kernel identity and build.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, Eq, Default)]
 pub struct Kernel {
     /// `uname -r` (`/proc/sys/kernel/osrelease`).
     pub release: Option<String>,
@@ -107,7 +107,7 @@ pub struct Kernel {
 }
 
 /// Relevant kernel build options.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, Eq, Default)]
 pub struct KernelConfig {
     /// Where the config was read from (`/proc/config.gz`, `/boot/config-<release>`);
     /// `null` when neither exists.
@@ -117,7 +117,7 @@ pub struct KernelConfig {
 }
 
 /// `/proc/meminfo` figures (KiB unless a count).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, Eq, Default)]
 pub struct Memory {
     /// MemTotal, KiB.
     pub mem_total_kib: Option<u64>,
@@ -142,7 +142,7 @@ pub struct Memory {
 }
 
 /// A hugepage pool of one page size (system-wide or on one node).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, Eq)]
 pub struct HugepagePool {
     /// Page size in KiB (2048, 1048576).
     pub size_kib: u64,
@@ -155,7 +155,7 @@ pub struct HugepagePool {
 }
 
 /// Transparent hugepage settings.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, Eq, Default)]
 pub struct Thp {
     /// Selected mode of `/sys/kernel/mm/transparent_hugepage/enabled`
     /// (`always`, `madvise`, `never`); `null` when the kernel has no THP.
@@ -165,7 +165,7 @@ pub struct Thp {
 }
 
 /// NUMA topology.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, Eq, Default)]
 pub struct Numa {
     /// `/sys/devices/system/node/online` as printed; `null` when the kernel exposes no
     /// NUMA information (CONFIG_NUMA off, or a container without /sys).
@@ -175,7 +175,7 @@ pub struct Numa {
 }
 
 /// One NUMA node.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, Eq)]
 pub struct NumaNode {
     /// Node id.
     pub id: u32,
@@ -191,14 +191,14 @@ pub struct NumaNode {
 }
 
 /// PCI devices.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, Eq, Default)]
 pub struct Pci {
     /// All devices under `/sys/bus/pci/devices`, by address.
     pub devices: Vec<PciDevice>,
 }
 
 /// One PCI function.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, Eq)]
 pub struct PciDevice {
     /// `DDDD:BB:DD.F`.
     pub address: String,
@@ -221,7 +221,7 @@ pub struct PciDevice {
 }
 
 /// NVMe controllers and namespace block devices of one PCI function.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, Eq, Default)]
 pub struct NvmeInfo {
     /// Controller names (`nvme0`).
     pub controllers: Vec<String>,
@@ -230,7 +230,7 @@ pub struct NvmeInfo {
 }
 
 /// A block device and whether something uses it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, Eq)]
 pub struct BlockDevice {
     /// Kernel name (`nvme0n1`).
     pub name: String,
@@ -254,7 +254,7 @@ impl BlockDevice {
 }
 
 /// Networking.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, Eq, Default)]
 pub struct Net {
     /// Interfaces of `/sys/class/net`.
     pub interfaces: Vec<NetInterface>,
@@ -263,7 +263,7 @@ pub struct Net {
 }
 
 /// One network interface.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, Eq)]
 pub struct NetInterface {
     /// Name (`eth0`, `ib0`).
     pub name: String,
@@ -290,7 +290,7 @@ pub struct NetInterface {
 }
 
 /// One RDMA (InfiniBand/RoCE/iWARP) device.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, Eq)]
 pub struct IbDevice {
     /// Name (`mlx5_0`).
     pub name: String,
@@ -301,7 +301,7 @@ pub struct IbDevice {
 }
 
 /// One port of an RDMA device.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, Eq)]
 pub struct IbPort {
     /// Port number (from 1).
     pub port: u32,
@@ -318,7 +318,7 @@ pub struct IbPort {
 }
 
 /// IOMMU signals.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, Eq, Default)]
 pub struct Iommu {
     /// `/sys/firmware/acpi/tables` exists: absence of a table there is meaningful.
     pub acpi_tables_visible: bool,
@@ -339,7 +339,7 @@ pub struct Iommu {
 }
 
 /// Presence and readability of one ACPI table in `/sys/firmware/acpi/tables`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, Eq)]
 pub struct AcpiTableFact {
     /// `DMAR` or `IVRS`.
     pub name: String,
@@ -352,7 +352,7 @@ pub struct AcpiTableFact {
 }
 
 /// One kernel IOMMU unit.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, Eq)]
 pub struct IommuUnit {
     /// Name in `/sys/class/iommu`.
     pub name: String,
@@ -361,7 +361,7 @@ pub struct IommuUnit {
 }
 
 /// Kernel clock state (adjtimex).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, Eq)]
 pub struct TimeSync {
     /// The kernel considers the clock synchronised (not TIME_ERROR, no STA_UNSYNC).
     pub synchronized: bool,
@@ -376,7 +376,7 @@ pub struct TimeSync {
 }
 
 /// Resource limits.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, Eq, Default)]
 pub struct Limits {
     /// RLIMIT_MEMLOCK soft limit of this process, bytes; `null` = unlimited or not live.
     pub memlock_soft_bytes: Option<u64>,
@@ -385,7 +385,7 @@ pub struct Limits {
 }
 
 /// DAOS systemd units as installed on the host.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, Eq, Default)]
 pub struct Services {
     /// `daos_server.service` with its drop-ins; `null` when not installed.
     pub daos_server: Option<ServiceUnit>,
@@ -395,7 +395,7 @@ pub struct Services {
 }
 
 /// What a unit file and its drop-ins say (last assignment wins, as in systemd).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, Eq)]
 pub struct ServiceUnit {
     /// Unit file and drop-ins that were read, in order.
     pub files: Vec<String>,

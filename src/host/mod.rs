@@ -13,6 +13,7 @@ use std::fmt;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
+pub mod local;
 pub mod syscalls;
 pub mod write;
 
