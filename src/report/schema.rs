@@ -26,11 +26,39 @@ pub fn facts_schema() -> Value {
     v
 }
 
+/// Members that may be absent (serialized only when set): `(type, member)`.
+/// Every other member is required: unknown values are `null`, never absent (design.md §3).
+const OPTIONAL_MEMBERS: &[(&str, &str)] = &[("CheckResult", "daos_fault_code")];
+
 fn generate<T: schemars::JsonSchema>() -> Value {
     let schema = SchemaSettings::draft2020_12()
         .into_generator()
         .into_root_schema_for::<T>();
-    schema.to_value()
+    let mut v = schema.to_value();
+    let root_name = T::schema_name().to_string();
+    require_all_members(&mut v, &root_name);
+    if let Some(Value::Object(defs)) = v.get_mut("$defs") {
+        for (name, def) in defs.iter_mut() {
+            require_all_members(def, name);
+        }
+    }
+    v
+}
+
+/// schemars leaves `Option` members out of `required` (serde accepts them missing); the
+/// contract is stricter: the member is there, `null` when unknown.
+fn require_all_members(object_schema: &mut Value, type_name: &str) {
+    let Some(Value::Object(props)) = object_schema.get("properties") else {
+        return;
+    };
+    let required: Vec<Value> = props
+        .keys()
+        .filter(|k| !OPTIONAL_MEMBERS.contains(&(type_name, k.as_str())))
+        .map(|k| Value::String(k.clone()))
+        .collect();
+    if let Value::Object(o) = object_schema {
+        o.insert("required".into(), Value::Array(required));
+    }
 }
 
 /// The `schema` member is a constant: a reader can tell the contract (and its version)
