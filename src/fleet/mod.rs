@@ -515,9 +515,9 @@ impl Merger {
 }
 
 fn size_name(kib: u64) -> String {
-    if kib >= 1024 * 1024 && kib % (1024 * 1024) == 0 {
+    if kib >= 1024 * 1024 && kib.is_multiple_of(1024 * 1024) {
         format!("{} GiB pages", kib / (1024 * 1024))
-    } else if kib >= 1024 && kib % 1024 == 0 {
+    } else if kib >= 1024 && kib.is_multiple_of(1024) {
         format!("{} MiB pages", kib / 1024)
     } else {
         format!("{kib} KiB pages")
