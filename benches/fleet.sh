@@ -6,15 +6,18 @@
 # fixture tree), written as JSON lines by benches/fleet-gen.py (seeded). Before timing,
 # the two groupings are compared: the counts per check and status must be identical.
 #
-#   bash benches/fleet.sh [N]        (default N=10000; needs hyperfine, jq, python3)
+#   [BIN=path] [RUNS=5] bash benches/fleet.sh [N]   (default N=10000; needs hyperfine, jq, python3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n="${1:-10000}"
 work="${TMPDIR:-/tmp}/daos-preflight-fleet-bench"
 mkdir -p "$work"
 
-cargo build --release --quiet
-bin=target/release/daos-preflight
+# BIN=target/x86_64-unknown-linux-musl/release/daos-preflight times the shipped build
+if [ -z "${BIN:-}" ]; then
+    cargo build --release --quiet
+fi
+bin="${BIN:-target/release/daos-preflight}"
 
 "$bin" check --root tests/fixtures/iommu-on --format json >"$work/base.json" || true
 input="$work/reports-$n.jsonl"
