@@ -8,7 +8,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use crate::checks::{self, Context, Selection};
 use crate::cli::{
     AcpiFormat, AcpiTable, CheckArgs, Cli, ColorChoice, Command, ConfigArgs, FactsFormat, FixArgs,
-    FixFormat, ReportFormat, RoleArg, RootArgs,
+    FixFormat, FleetArgs, FleetFormat, ReportFormat, RoleArg, RootArgs, SchemaKind,
 };
 use crate::daos::DaosVersion;
 use crate::daos::config::{ConfigPaths, LoadedConfigs, RoleChoice};
@@ -17,6 +17,9 @@ use crate::facts::acpi::{self, ParseResult};
 use crate::facts::iommu::ACPI_TABLES_DIR;
 use crate::host::{self, Host};
 use crate::report::{self, CheckResult, HostId, Report, Summary, Tool};
+
+/// The file `check --textfile DIR` writes (node_exporter reads `*.prom`).
+pub const TEXTFILE_NAME: &str = "daos_preflight.prom";
 
 /// Exit code for usage errors and invalid inputs.
 pub const EXIT_USAGE: i32 = 2;
@@ -67,6 +70,8 @@ pub fn run(cli: Cli) -> i32 {
         Some(Command::Explain { id }) => run_explain(&id),
         Some(Command::Generate { what }) => run_generate(what),
         Some(Command::Acpi { table }) => run_acpi(&table),
+        Some(Command::Fleet(args)) => run_fleet(&args),
+        Some(Command::Schema { what }) => run_schema(what),
     };
     match result {
         Ok(code) => code,
@@ -459,7 +464,19 @@ fn run_check(args: &CheckArgs) -> Result<i32, String> {
         &args.config,
     )?;
     let report = p.report();
+    let prom = report::prometheus::PromOptions {
+        fabric_interfaces: p.configs.server_config().and_then(|c| {
+            let names: Vec<String> = c.engines.iter().filter_map(|e| c.engine_iface(e)).collect();
+            (!names.is_empty()).then_some(names)
+        }),
+    };
+    if let Some(dir) = &args.textfile {
+        let metrics = report::prometheus::render(&report, &prom);
+        host::local::write_file_atomic(dir, TEXTFILE_NAME, metrics.as_bytes())
+            .map_err(|e| format!("--textfile: {e}"))?;
+    }
     let text = match args.format {
+        ReportFormat::Prometheus => report::prometheus::render(&report, &prom),
         ReportFormat::Json => {
             let mut s = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
             s.push('\n');
@@ -486,4 +503,65 @@ fn run_check(args: &CheckArgs) -> Result<i32, String> {
     };
     emit(&text)?;
     Ok(report::exit_code(&report.summary, args.strict))
+}
+
+fn run_schema(what: SchemaKind) -> Result<i32, String> {
+    let schema = match what {
+        SchemaKind::Report => report::schema::report_schema(),
+        SchemaKind::Facts => report::schema::facts_schema(),
+    };
+    emit(&(serde_json::to_string_pretty(&schema).map_err(|e| e.to_string())? + "\n"))?;
+    Ok(0)
+}
+
+/// `fleet [PATH...|-]`: streams every input through one merger; only the small per-host
+/// records are kept (see `fleet`).
+fn run_fleet(args: &FleetArgs) -> Result<i32, String> {
+    use crate::fleet::{FleetFormatKind, Merger};
+    use host::local::{self, LocalKind};
+    let mut merger = Merger::new(args.stale_after);
+    let stdin_path = std::path::PathBuf::from("-");
+    let paths = if args.paths.is_empty() {
+        std::slice::from_ref(&stdin_path)
+    } else {
+        &args.paths[..]
+    };
+    for path in paths {
+        if path.as_os_str() == "-" {
+            merger
+                .feed("<stdin>", io::stdin().lock())
+                .map_err(|e| format!("reading standard input: {e}"))?;
+            continue;
+        }
+        let shown = path.display().to_string();
+        match local::local_kind(path).map_err(|e| e.to_string())? {
+            LocalKind::Dir => {
+                for file in local::list_local_files(path).map_err(|e| e.to_string())? {
+                    let name = file.display().to_string();
+                    match local::open_local(&file) {
+                        Ok(r) => {
+                            if let Err(e) = merger.feed(&name, r) {
+                                merger.problem(&name, &format!("read error: {e}"));
+                            }
+                        }
+                        Err(e) => merger.problem(&name, &e.to_string()),
+                    }
+                }
+            }
+            LocalKind::File => {
+                let r = local::open_local(path).map_err(|e| e.to_string())?;
+                merger
+                    .feed(&shown, r)
+                    .map_err(|e| format!("{shown}: {e}"))?;
+            }
+        }
+    }
+    let summary = merger.finish();
+    let text = match args.format {
+        FleetFormat::Text => summary.render(FleetFormatKind::Text),
+        FleetFormat::Json => summary.render(FleetFormatKind::Json),
+        FleetFormat::Prometheus => summary.render(FleetFormatKind::Prometheus),
+    };
+    emit(&text)?;
+    Ok(summary.exit_code())
 }

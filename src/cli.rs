@@ -56,6 +56,16 @@ pub enum Command {
         #[arg(value_enum)]
         what: Generated,
     },
+    /// Merge many reports (clush/pdsh/Ansible output, files, directories): statuses per
+    /// check as host lists, failing hosts, drift between hosts, stale reports.
+    #[command(after_help = FLEET_EXIT_CODES)]
+    Fleet(FleetArgs),
+    /// Print the JSON Schema (draft 2020-12) of the report or the facts.
+    Schema {
+        /// Which contract.
+        #[arg(value_enum)]
+        what: SchemaKind,
+    },
     /// Decode the firmware's IOMMU tables (ACPI DMAR, IVRS).
     #[command(after_help = ACPI_EXIT_CODES)]
     Acpi {
@@ -132,6 +142,8 @@ pub enum ReportFormat {
     Text,
     /// `daos-preflight/report/v1` JSON.
     Json,
+    /// Prometheus text exposition format (what `--textfile` writes).
+    Prometheus,
 }
 
 /// Output format of `facts`.
@@ -203,6 +215,73 @@ pub struct CheckArgs {
 
     #[command(flatten)]
     pub config: ConfigArgs,
+
+    /// Also write the metrics atomically to DIR/daos_preflight.prom for node_exporter's
+    /// textfile collector (--collector.textfile.directory), whatever --format says.
+    #[arg(long, value_name = "DIR")]
+    pub textfile: Option<PathBuf>,
+}
+
+/// Which contract `schema` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SchemaKind {
+    /// `daos-preflight/report/v1` (`check --format json`).
+    Report,
+    /// `daos-preflight/facts/v1` (`facts --format json`).
+    Facts,
+}
+
+/// Exit codes of `fleet`.
+pub const FLEET_EXIT_CODES: &str = "\
+Exit codes:
+  0  every report was read and no host failed a check
+  1  some host failed a check, or some input was not a readable report
+  2  usage error, or an input path could not be opened";
+
+/// Output format of `fleet`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum FleetFormat {
+    /// Text for people.
+    #[default]
+    Text,
+    /// `daos-preflight/fleet/v1` JSON.
+    Json,
+    /// Prometheus text exposition format (fleet-wide gauges).
+    Prometheus,
+}
+
+/// Options of `fleet`.
+#[derive(Debug, Clone, Args)]
+pub struct FleetArgs {
+    /// Reports: JSON files (one document, JSON lines, or `host: ` prefixed clush/pdsh
+    /// output), directories of them, or `-` for standard input [default: -].
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = FleetFormat::Text)]
+    pub format: FleetFormat,
+
+    /// A report is stale when it is older than this relative to the newest one
+    /// (`90s`, `30m`, `24h`, `7d`).
+    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = parse_duration_secs)]
+    pub stale_after: u64,
+}
+
+/// Parses `90`, `90s`, `30m`, `24h`, `7d` into seconds.
+pub fn parse_duration_secs(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (num, mult) = match s.char_indices().last() {
+        Some((i, 's')) => (&s[..i], 1),
+        Some((i, 'm')) => (&s[..i], 60),
+        Some((i, 'h')) => (&s[..i], 3600),
+        Some((i, 'd')) => (&s[..i], 86_400),
+        _ => (s, 1),
+    };
+    num.parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .ok_or_else(|| format!("{s:?} is not a duration (e.g. 90s, 30m, 24h, 7d)"))
 }
 
 /// The DAOS configuration files to judge, and the node's role.
@@ -384,5 +463,48 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(Cli::try_parse_from(["daos-preflight", "acpi", "srat"]).is_err());
+    }
+
+    #[test]
+    fn fleet_schema_and_prometheus_options() {
+        let cli = Cli::try_parse_from([
+            "daos-preflight",
+            "fleet",
+            "-",
+            "dir",
+            "--stale-after",
+            "2h",
+            "--format",
+            "json",
+        ])
+        .unwrap();
+        match cli.command {
+            Some(Command::Fleet(a)) => {
+                assert_eq!(a.paths, vec![PathBuf::from("-"), PathBuf::from("dir")]);
+                assert_eq!(a.stale_after, 7200);
+                assert_eq!(a.format, FleetFormat::Json);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(Cli::try_parse_from(["daos-preflight", "fleet", "--stale-after", "soon"]).is_err());
+        assert_eq!(parse_duration_secs("90"), Ok(90));
+        assert_eq!(parse_duration_secs("7d"), Ok(604_800));
+        let cli = Cli::try_parse_from(["daos-preflight", "schema", "facts"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Schema {
+                what: SchemaKind::Facts
+            })
+        ));
+        let cli = Cli::try_parse_from([
+            "daos-preflight",
+            "--format",
+            "prometheus",
+            "--textfile",
+            "/tmp",
+        ])
+        .unwrap();
+        assert_eq!(cli.check.format, ReportFormat::Prometheus);
+        assert_eq!(cli.check.textfile, Some(PathBuf::from("/tmp")));
     }
 }

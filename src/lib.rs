@@ -8,5 +8,6 @@ pub mod cli;
 pub mod daos;
 pub mod facts;
 pub mod fix;
+pub mod fleet;
 pub mod host;
 pub mod report;

@@ -51,6 +51,8 @@ fn rpm_installs_a_static_binary_units_and_docs() {
     for f in [
         "usr/bin/daos-preflight",
         "usr/lib/systemd/system/daos-preflight.service",
+        "usr/lib/systemd/system/daos-preflight-textfile.service",
+        "usr/lib/systemd/system/daos-preflight-textfile.timer",
         "usr/lib/systemd/system/daos_server.service.d/daos-preflight.conf",
         "usr/lib/systemd/system/daos_agent.service.d/daos-preflight.conf",
         "etc/sysconfig/daos-preflight",

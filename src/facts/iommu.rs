@@ -13,7 +13,7 @@ use crate::host::Host;
 pub const ACPI_TABLES_DIR: &str = "/sys/firmware/acpi/tables";
 
 /// The firmware table, decoded: what the IOMMU verdict needs from it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, Eq)]
 pub struct FirmwareSummary {
     /// `DMAR` or `IVRS`.
     pub table: String,
@@ -34,7 +34,7 @@ pub struct FirmwareSummary {
 }
 
 /// One remapping hardware unit declared by the firmware.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, Eq)]
 pub struct FirmwareUnit {
     /// Register base address, `0x…`.
     pub register_base_address: String,
@@ -47,7 +47,7 @@ pub struct FirmwareUnit {
 }
 
 /// An RMRR: memory the firmware keeps using for DMA on behalf of some devices.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, Eq)]
 pub struct ReservedRegion {
     /// PCI segment.
     pub segment: u16,

@@ -30,7 +30,7 @@ pub use parse::CmdlineArg;
 pub const FACTS_SCHEMA: &str = "daos-preflight/facts/v1";
 
 /// Everything daos-preflight knows about a host.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct Facts {
     /// Always [`FACTS_SCHEMA`].
     pub schema: String,
@@ -77,7 +77,7 @@ pub struct Facts {
 }
 
 /// Where facts come from.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, Eq)]
 pub struct Source {
     /// The root directory read (`/` for the live host).
     pub root: String,
@@ -96,7 +96,7 @@ pub struct Source {
 }
 
 /// A read that failed for a reason other than absence.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, Eq)]
 pub struct CollectionError {
     /// The path (including `--root`).
     pub path: String,
@@ -107,7 +107,7 @@ pub struct CollectionError {
 }
 
 /// Kernel identity and build.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, Eq, Default)]
 pub struct Kernel {
     /// `uname -r` (`/proc/sys/kernel/osrelease`).
     pub release: Option<String>,
@@ -124,7 +124,7 @@ pub struct Kernel {
 }
 
 /// Relevant kernel build options.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, Eq, Default)]
 pub struct KernelConfig {
     /// Where the config was read from (`/proc/config.gz`, `/boot/config-<release>`);
     /// `null` when neither exists.
@@ -134,7 +134,7 @@ pub struct KernelConfig {
 }
 
 /// `/proc/meminfo` figures (KiB unless a count).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, Eq, Default)]
 pub struct Memory {
     /// MemTotal, KiB.
     pub mem_total_kib: Option<u64>,
@@ -159,7 +159,7 @@ pub struct Memory {
 }
 
 /// A hugepage pool of one page size (system-wide or on one node).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, Eq)]
 pub struct HugepagePool {
     /// Page size in KiB (2048, 1048576).
     pub size_kib: u64,
@@ -172,7 +172,7 @@ pub struct HugepagePool {
 }
 
 /// Transparent hugepage settings.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, Eq, Default)]
 pub struct Thp {
     /// Selected mode of `/sys/kernel/mm/transparent_hugepage/enabled`
     /// (`always`, `madvise`, `never`); `null` when the kernel has no THP.
@@ -182,7 +182,7 @@ pub struct Thp {
 }
 
 /// NUMA topology.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, Eq, Default)]
 pub struct Numa {
     /// `/sys/devices/system/node/online` as printed; `null` when the kernel exposes no
     /// NUMA information (CONFIG_NUMA off, or a container without /sys).
@@ -192,7 +192,7 @@ pub struct Numa {
 }
 
 /// One NUMA node.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, Eq)]
 pub struct NumaNode {
     /// Node id.
     pub id: u32,
@@ -208,14 +208,14 @@ pub struct NumaNode {
 }
 
 /// PCI devices.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, Eq, Default)]
 pub struct Pci {
     /// All devices under `/sys/bus/pci/devices`, by address.
     pub devices: Vec<PciDevice>,
 }
 
 /// One PCI function.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, Eq)]
 pub struct PciDevice {
     /// `DDDD:BB:DD.F`.
     pub address: String,
@@ -238,7 +238,7 @@ pub struct PciDevice {
 }
 
 /// NVMe controllers and namespace block devices of one PCI function.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, Eq, Default)]
 pub struct NvmeInfo {
     /// Controller names (`nvme0`).
     pub controllers: Vec<String>,
@@ -247,7 +247,7 @@ pub struct NvmeInfo {
 }
 
 /// A block device and whether something uses it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, Eq)]
 pub struct BlockDevice {
     /// Kernel name (`nvme0n1`).
     pub name: String,
@@ -271,7 +271,7 @@ impl BlockDevice {
 }
 
 /// Networking.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, Eq, Default)]
 pub struct Net {
     /// Interfaces of `/sys/class/net`.
     pub interfaces: Vec<NetInterface>,
@@ -280,7 +280,7 @@ pub struct Net {
 }
 
 /// One network interface.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, Eq)]
 pub struct NetInterface {
     /// Name (`eth0`, `ib0`).
     pub name: String,
@@ -307,7 +307,7 @@ pub struct NetInterface {
 }
 
 /// One RDMA (InfiniBand/RoCE/iWARP) device.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, Eq)]
 pub struct IbDevice {
     /// Name (`mlx5_0`).
     pub name: String,
@@ -318,7 +318,7 @@ pub struct IbDevice {
 }
 
 /// One port of an RDMA device.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, Eq)]
 pub struct IbPort {
     /// Port number (from 1).
     pub port: u32,
@@ -335,7 +335,7 @@ pub struct IbPort {
 }
 
 /// IOMMU signals.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, Eq, Default)]
 pub struct Iommu {
     /// `/sys/firmware/acpi/tables` exists: absence of a table there is meaningful.
     pub acpi_tables_visible: bool,
@@ -356,7 +356,7 @@ pub struct Iommu {
 }
 
 /// Presence and readability of one ACPI table in `/sys/firmware/acpi/tables`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, Eq)]
 pub struct AcpiTableFact {
     /// `DMAR` or `IVRS`.
     pub name: String,
@@ -369,7 +369,7 @@ pub struct AcpiTableFact {
 }
 
 /// One kernel IOMMU unit.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, Eq)]
 pub struct IommuUnit {
     /// Name in `/sys/class/iommu`.
     pub name: String,
@@ -378,7 +378,7 @@ pub struct IommuUnit {
 }
 
 /// Kernel clock state (adjtimex).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, Eq)]
 pub struct TimeSync {
     /// The kernel considers the clock synchronised (not TIME_ERROR, no STA_UNSYNC).
     pub synchronized: bool,
@@ -393,7 +393,7 @@ pub struct TimeSync {
 }
 
 /// Resource limits.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, Eq, Default)]
 pub struct Limits {
     /// RLIMIT_MEMLOCK soft limit of this process, bytes; `null` = unlimited or not live.
     pub memlock_soft_bytes: Option<u64>,
@@ -402,7 +402,7 @@ pub struct Limits {
 }
 
 /// DAOS systemd units as installed on the host.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, Eq, Default)]
 pub struct Services {
     /// `daos_server.service` with its drop-ins; `null` when not installed.
     pub daos_server: Option<ServiceUnit>,
@@ -415,7 +415,7 @@ pub struct Services {
 }
 
 /// What a unit file and its drop-ins say (last assignment wins, as in systemd).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, Eq)]
 pub struct ServiceUnit {
     /// Unit file and drop-ins that were read, in order.
     pub files: Vec<String>,
@@ -433,7 +433,7 @@ pub struct ServiceUnit {
 }
 
 /// One path the DAOS configuration names, as found on the host.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 pub struct PathFact {
     /// The path on the host (without `--root`).
     pub path: String,
@@ -463,7 +463,7 @@ pub struct PathFact {
 
 /// Local accounts relevant to DAOS (`/etc/passwd`, `/etc/group`; NSS sources such as
 /// LDAP or SSSD are not consulted).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default, schemars::JsonSchema)]
 pub struct Accounts {
     /// `/etc/passwd` was readable.
     pub passwd_readable: bool,
@@ -477,7 +477,7 @@ pub struct Accounts {
 }
 
 /// One `/etc/passwd` entry.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 pub struct UserAccount {
     /// Login name.
     pub name: String,
@@ -492,7 +492,7 @@ pub struct UserAccount {
 }
 
 /// One `/etc/group` entry.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 pub struct GroupAccount {
     /// Group name.
     pub name: String,
@@ -503,14 +503,14 @@ pub struct GroupAccount {
 }
 
 /// Host firewall state.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default, schemars::JsonSchema)]
 pub struct Firewall {
     /// firewalld, when installed (`/usr/lib/firewalld` or `/etc/firewalld` exists).
     pub firewalld: Option<Firewalld>,
 }
 
 /// firewalld's permanent configuration and whether it runs.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 pub struct Firewalld {
     /// It runs (live: `/run/firewalld.pid` names a live process, or a process named
     /// `firewalld` exists); `null` under `--root`.
@@ -528,7 +528,7 @@ pub struct Firewalld {
 }
 
 /// One firewalld zone (permanent configuration).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 pub struct FirewallZone {
     /// Zone name (file name without `.xml`).
     pub name: String,

@@ -17,7 +17,9 @@ impl fmt::Display for ParseError {
 impl std::error::Error for ParseError {}
 
 /// One kernel command-line parameter: `key` or `key=value`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct CmdlineArg {
     /// Parameter name (`intel_iommu`, `BOOT_IMAGE`).
     pub key: String,

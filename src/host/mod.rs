@@ -14,6 +14,7 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 pub mod caps;
+pub mod local;
 pub mod syscalls;
 pub mod write;
 

@@ -8,13 +8,15 @@ use crate::facts::Facts;
 
 pub mod acpi_text;
 pub mod facts_text;
+pub mod prometheus;
+pub mod schema;
 pub mod text;
 
 /// Schema identifier of the report.
 pub const REPORT_SCHEMA: &str = "daos-preflight/report/v1";
 
 /// A full report: who, where, when, the verdicts and the facts behind them.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct Report {
     /// Always [`REPORT_SCHEMA`].
     pub schema: String,
@@ -37,7 +39,7 @@ pub struct Report {
 }
 
 /// Tool identity.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, Eq)]
 pub struct Tool {
     /// `daos-preflight`.
     pub name: String,
@@ -46,7 +48,7 @@ pub struct Tool {
 }
 
 /// Host identity (what fleet tooling keys on).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, Eq)]
 pub struct HostId {
     /// Hostname.
     pub hostname: Option<String>,
@@ -59,7 +61,7 @@ pub struct HostId {
 }
 
 /// Status counts.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, Eq, Default)]
 pub struct Summary {
     /// Worst status: fail > error > warn > pass > skip.
     pub status: Option<Status>,
@@ -96,7 +98,7 @@ impl Summary {
 }
 
 /// One check in the report.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct CheckResult {
     /// Stable id.
     pub id: String,
@@ -161,9 +163,84 @@ pub fn rfc3339(unix_secs: u64) -> String {
     )
 }
 
+/// Unix time of an RFC 3339 timestamp (`2026-11-25T01:01:01Z`, fractional seconds and
+/// `±hh:mm` offsets accepted); `None` when it is not one. The inverse of [`rfc3339`].
+pub fn parse_rfc3339(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let t = s.get(r)?;
+        t.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| t.parse().ok())?
+    };
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hh, mm, ss) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if b[13] != b':' || b[16] != b':' || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    if hh > 23 || mm > 59 || ss > 60 {
+        return None;
+    }
+    let mut rest = &s[19..];
+    if let Some(frac) = rest.strip_prefix('.') {
+        let n = frac.bytes().take_while(u8::is_ascii_digit).count();
+        if n == 0 {
+            return None;
+        }
+        rest = &frac[n..];
+    }
+    let offset = match rest {
+        "Z" | "z" => 0,
+        _ if rest.len() == 6 && rest.as_bytes()[3] == b':' => {
+            let sign = match rest.as_bytes()[0] {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            let oh: i64 = rest.get(1..3)?.parse().ok()?;
+            let om: i64 = rest.get(4..6)?.parse().ok()?;
+            sign * (oh * 3600 + om * 60)
+        }
+        _ => return None,
+    };
+    // days-from-civil (proleptic Gregorian), the inverse of the algorithm in `rfc3339`
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hh * 3600 + mm * 60 + ss - offset)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfc3339_parses_back() {
+        for t in [0u64, 951_782_400, 1_795_568_461, 4_102_444_800] {
+            assert_eq!(parse_rfc3339(&rfc3339(t)), Some(t as i64));
+        }
+        // `date -u -d 2026-11-25T03:01:01.5+02:00 +%s` → 1795568461
+        assert_eq!(
+            parse_rfc3339("2026-11-25T03:01:01.5+02:00"),
+            Some(1_795_568_461)
+        );
+        for bad in [
+            "",
+            "yesterday",
+            "2026-13-01T00:00:00Z",
+            "2026-11-25T01:01:01",
+            "2026-11-25T01:01:01.Z",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn rfc3339_known_instants() {

@@ -1,0 +1,230 @@
+//! The few fields of a report that the fleet summary needs, deserialized directly from
+//! the JSON (everything else — check details, PCI devices, the kernel config — is
+//! skipped by the parser without being materialised).
+
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{Deserializer, IgnoredAny, SeqAccess, Visitor};
+
+use crate::checks::Status;
+
+/// A report, reduced.
+#[derive(Debug, Deserialize)]
+pub struct SlimReport {
+    /// `daos-preflight/report/v1`.
+    pub schema: String,
+    /// Tool identity.
+    #[serde(default)]
+    pub tool: SlimTool,
+    /// Host identity.
+    #[serde(default)]
+    pub host: SlimHost,
+    /// RFC 3339.
+    #[serde(default)]
+    pub generated_at: Option<String>,
+    /// Rules profile.
+    #[serde(default)]
+    pub daos_version: Option<String>,
+    /// Verdicts.
+    pub checks: Vec<SlimCheck>,
+    /// Facts, reduced.
+    #[serde(default)]
+    pub facts: SlimFacts,
+}
+
+/// `tool`.
+#[derive(Debug, Default, Deserialize)]
+pub struct SlimTool {
+    /// Crate version.
+    #[serde(default)]
+    pub version: Option<String>,
+}
+
+/// `host`.
+#[derive(Debug, Default, Deserialize)]
+pub struct SlimHost {
+    /// Hostname.
+    #[serde(default)]
+    pub hostname: Option<String>,
+}
+
+/// `checks[]`.
+#[derive(Debug, Deserialize)]
+pub struct SlimCheck {
+    /// Check id.
+    pub id: String,
+    /// Status.
+    pub status: Status,
+}
+
+/// `facts`.
+#[derive(Debug, Default, Deserialize)]
+pub struct SlimFacts {
+    /// `kernel`.
+    #[serde(default)]
+    pub kernel: SlimKernel,
+    /// `iommu`.
+    #[serde(default)]
+    pub iommu: SlimIommu,
+    /// `numa`.
+    #[serde(default)]
+    pub numa: SlimNuma,
+    /// `net`.
+    #[serde(default)]
+    pub net: SlimNet,
+}
+
+/// `facts.kernel`.
+#[derive(Debug, Default, Deserialize)]
+pub struct SlimKernel {
+    /// Release.
+    #[serde(default)]
+    pub release: Option<String>,
+}
+
+/// `facts.iommu`.
+#[derive(Debug, Default, Deserialize)]
+pub struct SlimIommu {
+    /// Decoded firmware table.
+    #[serde(default)]
+    pub firmware: Option<SlimFirmware>,
+}
+
+/// `facts.iommu.firmware`.
+#[derive(Debug, Default, Deserialize)]
+pub struct SlimFirmware {
+    /// `DMAR` / `IVRS`.
+    #[serde(default)]
+    pub table: Option<String>,
+    /// DMA address width.
+    #[serde(default)]
+    pub host_address_width_bits: Option<u32>,
+}
+
+/// `facts.numa`.
+#[derive(Debug, Default, Deserialize)]
+pub struct SlimNuma {
+    /// Nodes.
+    #[serde(default)]
+    pub nodes: Vec<SlimNode>,
+}
+
+/// `facts.numa.nodes[]`.
+#[derive(Debug, Deserialize)]
+pub struct SlimNode {
+    /// Node id.
+    pub id: u32,
+    /// Number of CPUs (the list is counted, not kept).
+    #[serde(default)]
+    pub cpus: Count,
+    /// Hugepage pools.
+    #[serde(default)]
+    pub hugepages: Vec<SlimPool>,
+}
+
+/// A hugepage pool.
+#[derive(Debug, Deserialize)]
+pub struct SlimPool {
+    /// Page size, KiB.
+    pub size_kib: u64,
+    /// nr_hugepages.
+    #[serde(default)]
+    pub total: Option<u64>,
+}
+
+/// `facts.net`.
+#[derive(Debug, Default, Deserialize)]
+pub struct SlimNet {
+    /// Interfaces.
+    #[serde(default)]
+    pub interfaces: Vec<SlimIface>,
+}
+
+/// `facts.net.interfaces[]`.
+#[derive(Debug, Deserialize)]
+pub struct SlimIface {
+    /// Name.
+    pub name: String,
+    /// Mb/s.
+    #[serde(default)]
+    pub speed_mbps: Option<u64>,
+    /// MTU.
+    #[serde(default)]
+    pub mtu: Option<u32>,
+    /// Backing PCI device.
+    #[serde(default)]
+    pub pci_address: Option<String>,
+}
+
+/// The length of a JSON array, counted without keeping its elements.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Count(pub usize);
+
+impl<'de> Deserialize<'de> for Count {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Count;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an array")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Count, A::Error> {
+                let mut n = 0;
+                while seq.next_element::<IgnoredAny>()?.is_some() {
+                    n += 1;
+                }
+                Ok(Count(n))
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
+
+/// Parses a report; the error says why it is not one.
+pub fn parse(bytes: &[u8]) -> Result<SlimReport, String> {
+    let r: SlimReport =
+        serde_json::from_slice(bytes).map_err(|e| format!("malformed report: {e}"))?;
+    if !r.schema.starts_with("daos-preflight/report/") {
+        return Err(format!(
+            "not a daos-preflight report (schema {:?})",
+            r.schema
+        ));
+    }
+    Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reduces_a_report_and_rejects_others() {
+        let r = parse(
+            br#"{"schema":"daos-preflight/report/v1","tool":{"name":"x","version":"0.1.0"},
+            "host":{"hostname":"n1"},"generated_at":"2026-11-25T01:01:01Z","daos_version":"2.6",
+            "checks":[{"id":"a.b","status":"warn","details":{"x":[1,{"y":2}]}}],
+            "facts":{"numa":{"nodes":[{"id":0,"cpus":[0,1,2],"hugepages":[{"size_kib":2048,"total":8}]}]}}}"#,
+        )
+        .unwrap();
+        assert_eq!(r.checks[0].status, Status::Warn);
+        assert_eq!(r.facts.numa.nodes[0].cpus, Count(3));
+        assert_eq!(r.host.hostname.as_deref(), Some("n1"));
+        assert!(
+            parse(br#"{"schema":"other","checks":[]}"#)
+                .unwrap_err()
+                .contains("not a daos-preflight report")
+        );
+        assert!(
+            parse(br#"{"schema":"daos-preflight/report/v1"}"#)
+                .unwrap_err()
+                .contains("missing field `checks`")
+        );
+        assert!(
+            parse(
+                br#"{"schema":"daos-preflight/report/v1","checks":[{"id":"a","status":"maybe"}]}"#
+            )
+            .is_err()
+        );
+    }
+}
