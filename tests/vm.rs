@@ -907,6 +907,34 @@ fn bin(args: &str) -> String {
     format!("{GUEST_BINARY} {args} --daos-version {FIX_DAOS_VERSION}")
 }
 
+/// The other things `fix` changes, read with cat/ls: THP mode, the DAOS sysctls, the
+/// memlock drop-in directory, one `name value` line each.
+const HOST_STATE: &str = "\
+echo thp $(cat /sys/kernel/mm/transparent_hugepage/enabled)
+for s in net/core/rmem_max net/core/rmem_default vm/max_map_count; do echo $s $(cat /proc/sys/$s); done
+echo dropins $(ls /etc/systemd/system/daos_server.service.d 2>/dev/null)";
+
+/// One `name value` line of a [`HOST_STATE`] capture; for `thp`, the selected word
+/// (`always madvise [never]` gives `never`).
+#[track_caller]
+fn host_state(run: &GuestRun, capture: &str, name: &str) -> String {
+    run.section(capture)
+        .text
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(&format!("{name} "))
+                .or((l == name).then_some(""))
+        })
+        .map(|v| {
+            let v = v.trim();
+            v.split_whitespace()
+                .find_map(|w| w.strip_prefix('[').and_then(|w| w.strip_suffix(']')))
+                .unwrap_or(v)
+                .to_string()
+        })
+        .unwrap_or_else(|| run.fail(format!("capture {capture}: no {name} line")))
+}
+
 const NODE1_HUGEPAGES: &str =
     "cat /sys/devices/system/node/node1/hugepages/hugepages-2048kB/nr_hugepages";
 
@@ -923,6 +951,7 @@ fn fix_end_to_end() {
         .capture("hugepages-fixed", NODE1_HUGEPAGES)
         .capture("vfio-fixed", "ls -ln /dev/vfio")
         .capture("modules-fixed", "lsmod")
+        .capture("host-fixed", HOST_STATE)
         .capture("sysfs-fixed", "/bin/sysfs-listing")
         .capture("check-fixed", &bin("check --format json"))
         .capture("fix-again", &bin("fix --dry-run --format json"))
@@ -930,6 +959,7 @@ fn fix_end_to_end() {
         .capture("driver-undone", &driver)
         .capture("hugepages-undone", NODE1_HUGEPAGES)
         .capture("sysfs-undone", "/bin/sysfs-listing")
+        .capture("host-undone", HOST_STATE)
         .boot();
     let sys = run.sysfs();
     assert_cmdline(&run);
@@ -1092,6 +1122,45 @@ fn fix_end_to_end() {
         "/dev/vfio/{group} owned by {GUEST_USER_ID}:{GUEST_USER_ID}: {vfio}"
     );
 
+    // THP, sysctls and the drop-in, as cat and ls see them.
+    let facts = run.facts();
+    let thp_before = facts["thp"]["enabled"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    vm_assert!(run, thp_before != "never", "THP starts as {thp_before}");
+    vm_assert_eq!(
+        run,
+        host_state(&run, "host-fixed", "thp"),
+        "never",
+        "THP after fix"
+    );
+    for (name, want) in [
+        ("net/core/rmem_max", "1048576"),
+        ("net/core/rmem_default", "1048576"),
+        ("vm/max_map_count", "1000000"),
+    ] {
+        vm_assert_eq!(
+            run,
+            host_state(&run, "host-fixed", name),
+            want,
+            "{name} after fix"
+        );
+    }
+    vm_assert_eq!(
+        run,
+        host_state(&run, "host-fixed", "dropins"),
+        "90-daos-preflight-memlock.conf",
+        "the memlock drop-in after fix"
+    );
+    let iface_name = iface.as_str();
+    assert_status(&run, "nic.link", "pass");
+    vm_assert!(
+        run,
+        run.check("nic.link").to_string().contains(iface_name),
+        "nic.link judges the configured {iface_name}"
+    );
+
     // A second check: what fix fixed passes.
     let after = run.json("check-fixed");
     for id in [
@@ -1147,5 +1216,162 @@ fn fix_end_to_end() {
         "the namespace is back after undo: {:?}",
         undone.block
     );
-    let _ = iface;
+    vm_assert_eq!(
+        run,
+        host_state(&run, "host-undone", "thp"),
+        thp_before,
+        "THP after undo"
+    );
+    for name in [
+        "net/core/rmem_max",
+        "net/core/rmem_default",
+        "vm/max_map_count",
+    ] {
+        let key = name.replace('/', ".");
+        vm_assert_eq!(
+            run,
+            Some(host_state(&run, "host-undone", name).as_str()),
+            facts["sysctl"][&key].as_str(),
+            "{name} after undo is what it booted with"
+        );
+    }
+    vm_assert_eq!(
+        run,
+        host_state(&run, "host-undone", "dropins"),
+        "",
+        "no drop-in after undo"
+    );
+}
+
+/// Where `fix_mounted_nvme_refused` mounts the NVMe's namespace.
+const MOUNTPOINT: &str = "/mnt/data";
+
+/// The configured NVMe carries a mounted ext2 filesystem (busybox mke2fs in the guest):
+/// `fix` must not unbind it. The plan refuses it naming the mountpoint, nvme.driver
+/// fails saying it is mounted, and the kernel still has it on `nvme`, still mounted, the
+/// file on it intact.
+#[test]
+#[ignore = "boots QEMU: run with --ignored (CI does)"]
+fn fix_mounted_nvme_refused() {
+    let addr = NVME_SLOT.address();
+    let ns = format!("$(basename /sys/bus/pci/devices/{addr}/nvme/nvme*/nvme*n1)");
+    let run = fix_machine("fix_mounted_nvme_refused")
+        .setup(&format!("ns={ns}"))
+        .setup("mke2fs -q \"/dev/$ns\"")
+        .setup(&format!("mkdir -p {MOUNTPOINT}"))
+        .setup(&format!("mount -t ext2 \"/dev/$ns\" {MOUNTPOINT}"))
+        .setup(&format!("echo precious > {MOUNTPOINT}/data"))
+        .capture("mounts-before", "cat /proc/mounts")
+        .capture("fix", &bin("fix --format json"))
+        .capture(
+            "driver-after",
+            &format!("ls -l /sys/bus/pci/devices/{addr}/driver"),
+        )
+        .capture("mounts-after", "cat /proc/mounts")
+        .capture("data-after", &format!("cat {MOUNTPOINT}/data"))
+        .capture("vfio-after", "ls /sys/module")
+        .boot();
+    let sys = run.sysfs();
+    let facts = run.facts();
+    let dev = find(&run, &facts["pci"]["devices"], "address", &addr);
+    let ns_name = dev["nvme"]["namespaces"][0]["name"]
+        .as_str()
+        .unwrap_or_else(|| run.fail(format!("no namespace: {dev}")))
+        .to_string();
+    // The premise, from /proc/mounts itself.
+    let mounted = |capture: &str| {
+        run.section(capture).text.lines().any(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            w.len() > 2 && w[0] == format!("/dev/{ns_name}") && w[1] == MOUNTPOINT
+        })
+    };
+    vm_assert!(
+        run,
+        mounted("mounts-before"),
+        "/dev/{ns_name} on {MOUNTPOINT} in /proc/mounts"
+    );
+    vm_assert_eq!(
+        run,
+        sys.pci.get(&addr).and_then(|p| p.driver.clone()),
+        Some("nvme".to_string()),
+        "the NVMe starts on nvme"
+    );
+    vm_assert_eq!(
+        run,
+        dev["nvme"]["namespaces"][0]["mountpoints"],
+        serde_json::json!([MOUNTPOINT]),
+        "facts see the mount"
+    );
+
+    // nvme.driver fails: the device is in use.
+    assert_status(&run, "nvme.driver", "fail");
+    let nvme = run.check("nvme.driver");
+    let summary = nvme["summary"].as_str().unwrap_or_default();
+    vm_assert!(
+        run,
+        summary.contains("in use by the host") && summary.contains(MOUNTPOINT),
+        "nvme.driver says it is mounted on {MOUNTPOINT}: {nvme}"
+    );
+
+    // fix refuses it, says why, and plans neither the bind nor vfio-pci.
+    let fix = run.json("fix");
+    let refusal = fix["manual"]
+        .as_array()
+        .and_then(|m| m.iter().find(|m| m["check"] == "nvme.driver"))
+        .unwrap_or_else(|| run.fail(format!("no manual nvme.driver entry: {fix}")));
+    let reason = refusal["reason"].as_str().unwrap_or_default();
+    vm_assert!(
+        run,
+        reason.starts_with("refused")
+            && reason.contains(&addr)
+            && reason.contains(&format!("mounted on {MOUNTPOINT}")),
+        "the refusal names the device and the mountpoint: {refusal}"
+    );
+    let actions = fix_actions(&fix);
+    vm_assert!(
+        run,
+        !actions
+            .iter()
+            .any(|(a, _, _)| a["kind"] == "bind_driver" || a["kind"] == "load_module"),
+        "nothing planned for the mounted NVMe: {actions:?}"
+    );
+    vm_assert_eq!(
+        run,
+        fix["after"]["nvme.driver"],
+        "fail",
+        "fix's own recheck"
+    );
+    // Everything else fix can do still applies (hugepages, THP, sysctls, drop-in): the
+    // refusal is reported in `manual`, not as a failed action, so the exit code is 0.
+    let failed: Vec<_> = actions.iter().filter(|(_, o, _)| o != "applied").collect();
+    vm_assert!(run, failed.is_empty(), "actions not applied: {failed:?}");
+    vm_assert_eq!(run, run.section("fix").rc, 0, "fix exit code: {fix}");
+
+    // The kernel's view: still on nvme, still mounted, the data readable, no vfio-pci.
+    vm_assert_eq!(
+        run,
+        ls_link_target(&run, "driver-after"),
+        "nvme",
+        "driver link after fix"
+    );
+    vm_assert!(
+        run,
+        mounted("mounts-after"),
+        "still mounted after fix: {}",
+        run.section("mounts-after").text
+    );
+    vm_assert_eq!(
+        run,
+        run.section("data-after").text.trim(),
+        "precious",
+        "the file on the filesystem"
+    );
+    vm_assert!(
+        run,
+        !run.section("vfio-after")
+            .text
+            .split_whitespace()
+            .any(|m| m == "vfio_pci"),
+        "vfio-pci was not loaded for a device fix refused"
+    );
 }
