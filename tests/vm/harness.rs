@@ -1563,6 +1563,14 @@ kernel/drivers/vfio/vfio.ko.zst:
                 "kernel/drivers/vfio/pci/vfio-pci.ko.zst",
             ]
         );
+        // the guest's modules.dep: what busybox modprobe reads, uncompressed names
+        let mut zst = db.load_order(&["vfio-pci"]).unwrap();
+        assert_eq!(
+            db.guest_modules_dep(&zst),
+            "kernel/drivers/vfio/vfio.ko: \nkernel/drivers/vfio/pci/vfio-pci.ko: kernel/drivers/vfio/vfio.ko\n"
+        );
+        zst.clear();
+        assert_eq!(db.guest_modules_dep(&zst), "");
         assert!(db.load_order(&["nope"]).is_err());
         assert_eq!(uncompressed_name("a/b.ko.zst"), "a/b.ko");
     }
