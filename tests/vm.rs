@@ -228,9 +228,9 @@ fn assert_nic_link_down(run: &GuestRun, pci_address: &str, how: LinkDown) {
     );
 }
 
-/// A daos_server.yml that names the interface of `pci_address` (resolved in the guest:
-/// interface names follow probe order) and the statuses are judged against it.
-/// `@IFACE<n>@` in `yml` becomes the name of the n-th address.
+/// Puts `yml` in the guest as /etc/daos/daos_server.yml, with `@IFACE<n>@` replaced by
+/// the name of the interface on the n-th PCI address of `nics` (resolved in the guest
+/// before the captures: interface names follow probe order).
 fn with_server_config(scenario: Scenario, yml: &str, nics: &[String]) -> Scenario {
     let mut s = scenario.file("/etc/daos/daos_server.yml", 0o644, yml.as_bytes());
     for (i, addr) in nics.iter().enumerate() {
