@@ -43,9 +43,16 @@ pub const GUEST_MODULES: &[&str] = &[
     "virtio_pci",
     "virtio_net",
     "e1000e",
+    // mounts the ext2 filesystem a scenario makes with busybox mke2fs
+    // (CONFIG_EXT4_USE_FOR_EXT2=y, Debian has no ext2 module); ext4 asks the crypto API
+    // for crc32c at mount time, which is a module too (nothing would autoload it: the
+    // guest has no /sbin/modprobe for the kernel to call)
+    "crc32c_generic",
+    "ext4",
 ];
 
-/// Guest memory, MiB, and CPUs: small enough for 2 shared cores, enough for 2 nodes.
+/// Guest memory, MiB, of a machine without NUMA nodes (with nodes: their sum): small
+/// enough for 2 shared cores, enough for 2 nodes.
 pub const GUEST_MEMORY_MIB: u32 = 1024;
 /// Guest CPUs.
 pub const GUEST_CPUS: u32 = 2;
@@ -304,6 +311,24 @@ impl ModuleDb {
         }
         Ok(out)
     }
+
+    /// The `modules.dep` of the guest for the modules in `order` (paths as
+    /// [`load_order`](Self::load_order) gives them): uncompressed names, so that busybox
+    /// `modprobe` (what `daos-preflight fix` runs) finds a module and its dependencies.
+    pub fn guest_modules_dep(&self, order: &[String]) -> String {
+        let mut out = String::new();
+        for m in order {
+            let deps: Vec<&str> = self
+                .deps
+                .get(m)
+                .into_iter()
+                .flatten()
+                .map(|d| uncompressed_name(d))
+                .collect();
+            let _ = writeln!(out, "{}: {}", uncompressed_name(m), deps.join(" "));
+        }
+        out
+    }
 }
 
 /// A module file's contents, decompressed (`.ko.xz`, `.ko.zst`, `.ko.gz`): busybox
@@ -349,6 +374,8 @@ fn uncompressed_name(path: &str) -> &str {
 struct Base {
     kernel: GuestKernel,
     initramfs: Vec<u8>,
+    /// The modules init loads, in order (guest paths under /lib/modules/<ver>).
+    modules_order: Vec<String>,
 }
 
 fn build_base() -> Result<Base, String> {
@@ -417,9 +444,18 @@ fn build_base() -> Result<Base, String> {
         order_file.push('\n');
     }
     c.file("etc/dpf/modules.order", 0o644, order_file.as_bytes());
+    c.file(
+        &format!("lib/modules/{}/modules.dep", kernel.version),
+        0o644,
+        db.guest_modules_dep(&order).as_bytes(),
+    );
     Ok(Base {
         kernel,
         initramfs: c.finish(),
+        modules_order: order
+            .iter()
+            .map(|m| uncompressed_name(m).to_string())
+            .collect(),
     })
 }
 
@@ -545,6 +581,8 @@ pub struct Scenario {
     captures: Vec<Capture>,
     files: Vec<(String, u32, Vec<u8>)>,
     binary_user: Option<String>,
+    check_args: Vec<String>,
+    deferred_modules: Vec<String>,
     timeout: Duration,
 }
 
@@ -572,6 +610,8 @@ impl Scenario {
             captures: Vec::new(),
             files: Vec::new(),
             binary_user: None,
+            check_args: Vec::new(),
+            deferred_modules: Vec::new(),
             timeout,
         }
     }
@@ -590,7 +630,7 @@ impl Scenario {
     }
 
     /// Splits the guest into NUMA nodes: `(cpus, memory MiB)` per node, in node order.
-    /// CPUs must cover 0..GUEST_CPUS and memory must add up to GUEST_MEMORY_MIB.
+    /// CPUs must cover 0..GUEST_CPUS; the guest's memory is the sum of the nodes'.
     pub fn numa(mut self, nodes: &[(&[u32], u32)]) -> Self {
         self.numa = nodes.iter().map(|(c, m)| (c.to_vec(), *m)).collect();
         self
@@ -622,6 +662,30 @@ impl Scenario {
     pub fn file(mut self, path: &str, mode: u32, data: &[u8]) -> Self {
         self.files.push((path.to_string(), mode, data.to_vec()));
         self
+    }
+
+    /// Packs a kernel module (and its `modules.dep` line) but does not load it at boot:
+    /// `modprobe` in the guest (as `daos-preflight fix` runs it) loads it later.
+    /// Its dependencies are still loaded at boot.
+    pub fn defer_module(mut self, name: &str) -> Self {
+        self.deferred_modules.push(module_name(name));
+        self
+    }
+
+    /// Extra arguments of the default `check` capture (`--daos-version 2.6`).
+    pub fn check_args(mut self, args: &str) -> Self {
+        self.check_args
+            .extend(args.split_whitespace().map(str::to_string));
+        self
+    }
+
+    /// The guest's memory, MiB: the nodes' sum, or [`GUEST_MEMORY_MIB`] without nodes.
+    pub fn memory_mib(&self) -> u32 {
+        if self.numa.is_empty() {
+            GUEST_MEMORY_MIB
+        } else {
+            self.numa.iter().map(|(_, m)| m).sum()
+        }
     }
 
     /// Runs the default `check`/`facts` captures as `user` instead of root.
@@ -674,8 +738,13 @@ impl Scenario {
             command: command.to_string(),
             user: None,
         };
+        let mut check = String::from("check --format json");
+        for a in &self.check_args {
+            check.push(' ');
+            check.push_str(&sh_quote(a));
+        }
         let mut v = vec![
-            bin("check --format json"),
+            bin(&check),
             bin("facts --format json"),
             root("sysfs", "/bin/sysfs-listing"),
         ];
@@ -766,7 +835,7 @@ impl Scenario {
         };
         opt("-machine", machine.into());
         opt("-accel", "tcg".into());
-        opt("-m", GUEST_MEMORY_MIB.to_string());
+        opt("-m", self.memory_mib().to_string());
         opt("-smp", GUEST_CPUS.to_string());
         // No default devices (VGA, NIC, CD-ROM): the PCI list is exactly the scenario's.
         // The serial console goes to a file, the monitor reads stdin.
@@ -872,6 +941,15 @@ impl Scenario {
         overlay.file("etc/dpf/scenario.sh", 0o644, self.guest_script().as_bytes());
         for (path, mode, data) in &self.files {
             overlay.file(path, *mode, data);
+        }
+        if !self.deferred_modules.is_empty() {
+            let order: String = base
+                .modules_order
+                .iter()
+                .filter(|m| !self.deferred_modules.contains(&module_name(m)))
+                .map(|m| format!("{m}\n"))
+                .collect();
+            overlay.file("etc/dpf/modules.order", 0o644, order.as_bytes());
         }
         let mut initramfs = base.initramfs.clone();
         initramfs.extend_from_slice(&overlay.finish());
@@ -1485,6 +1563,14 @@ kernel/drivers/vfio/vfio.ko.zst:
                 "kernel/drivers/vfio/pci/vfio-pci.ko.zst",
             ]
         );
+        // the guest's modules.dep: what busybox modprobe reads, uncompressed names
+        let mut zst = db.load_order(&["vfio-pci"]).unwrap();
+        assert_eq!(
+            db.guest_modules_dep(&zst),
+            "kernel/drivers/vfio/vfio.ko: \nkernel/drivers/vfio/pci/vfio-pci.ko: kernel/drivers/vfio/vfio.ko\n"
+        );
+        zst.clear();
+        assert_eq!(db.guest_modules_dep(&zst), "");
         assert!(db.load_order(&["nope"]).is_err());
         assert_eq!(uncompressed_name("a/b.ko.zst"), "a/b.ko");
     }
