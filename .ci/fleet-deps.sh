@@ -42,7 +42,9 @@ if ! python3 -c 'import jsonschema' 2>/dev/null; then
 fi
 
 # Report what the tests will use (a missing piece fails loudly here).
-promtool --version 2>&1 | head -n 1
-prometheus-node-exporter --version 2>&1 | head -n 1
+# (sed reads all input: `head` would close the pipe early and, with pipefail, a
+# SIGPIPE in the writer would abort the script)
+promtool --version 2>&1 | sed -n 1p
+prometheus-node-exporter --version 2>&1 | sed -n 1p
 python3 -c 'import importlib.metadata as m; print("python jsonschema", m.version("jsonschema"))'
 jq --version

@@ -37,6 +37,6 @@ if command -v rustup >/dev/null 2>&1; then
 fi
 
 # Report what the tests will use (one line each; a missing piece fails loudly here).
-qemu-system-x86_64 --version | head -n 1
+qemu-system-x86_64 --version | sed -n 1p
 ls /boot/vmlinuz-* | tail -n 1
-busybox | head -n 1
+busybox | sed -n 1p
