@@ -59,7 +59,7 @@ skip: /proc/sys not visible."
                 .map(|(n, _, want)| format!("sysctl -w {n}={want}"))
                 .collect();
             actions.push(format!(
-                "printf '{}' > /etc/sysctl.d/10-daos_server.conf   # persist (the daos-server RPM ships /usr/lib/sysctl.d/10-daos_server.conf)",
+                "printf '{}' > /etc/sysctl.d/90-daos-preflight.conf   # persist, as `daos-preflight fix --persistent` does (a late name wins over the RPM's 10-daos_server.conf and distribution files)",
                 DAOS_SYSCTLS
                     .iter()
                     .map(|(n, v)| format!("{n}={v}\\n"))
