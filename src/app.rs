@@ -7,8 +7,8 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::checks::{self, Context, Selection};
 use crate::cli::{
-    AcpiFormat, AcpiTable, CheckArgs, Cli, ColorChoice, Command, ConfigArgs, FactsFormat, FixArgs,
-    FixFormat, FleetArgs, FleetFormat, ReportFormat, RoleArg, RootArgs, SchemaKind,
+    AcpiFormat, AcpiTable, CheckArgs, Cli, ColorChoice, Command, FactsFormat, FixArgs, FixFormat,
+    FleetArgs, FleetFormat, ReportFormat, RoleArg, RootArgs, SchemaKind, TargetArgs,
 };
 use crate::daos::DaosVersion;
 use crate::daos::config::{ConfigPaths, LoadedConfigs, RoleChoice};
@@ -368,13 +368,9 @@ impl Prepared {
     }
 }
 
-fn prepare(
-    root: &RootArgs,
-    daos_version: &Option<String>,
-    only: &[String],
-    skip: &[String],
-    config: &ConfigArgs,
-) -> Result<Prepared, String> {
+fn prepare(t: &TargetArgs) -> Result<Prepared, String> {
+    let (root, daos_version, only, skip, config) =
+        (&t.root, &t.daos_version, &t.only, &t.skip, &t.config);
     let host = host_of(root)?;
     let (version, version_source) = match daos_version {
         Some(v) => (
@@ -416,18 +412,12 @@ fn prepare(
 
 fn run_fix(args: &FixArgs) -> Result<i32, String> {
     if args.undo {
-        let host = host_of(&args.root)?;
+        let host = host_of(&args.target.root)?;
         let (lines, ok) = crate::fix::undo(&host)?;
         emit(&(lines.join("\n") + "\n"))?;
         return Ok(if ok { 0 } else { 3 });
     }
-    let p = prepare(
-        &args.root,
-        &args.daos_version,
-        &args.only,
-        &args.skip,
-        &args.config,
-    )?;
+    let p = prepare(&args.target)?;
     let before = p.report();
     let opts = crate::fix::PlanOptions {
         persistent: args.persistent,
@@ -456,13 +446,7 @@ fn run_fix(args: &FixArgs) -> Result<i32, String> {
 }
 
 fn run_check(args: &CheckArgs) -> Result<i32, String> {
-    let p = prepare(
-        &args.root,
-        &args.daos_version,
-        &args.only,
-        &args.skip,
-        &args.config,
-    )?;
+    let p = prepare(&args.target)?;
     let report = p.report();
     let prom = report::prometheus::PromOptions {
         fabric_interfaces: p.configs.server_config().and_then(|c| {

@@ -185,21 +185,7 @@ pub struct CheckArgs {
     pub format: ReportFormat,
 
     #[command(flatten)]
-    pub root: RootArgs,
-
-    /// DAOS rules profile: 2.0, 2.2, 2.4, 2.6 or 2.8 [default: the installed daos-server
-    /// package's release when it can be read (versioned /usr/share/doc directory, dnf or yum
-    /// log under ROOT), else 2.6].
-    #[arg(long, value_name = "VERSION")]
-    pub daos_version: Option<String>,
-
-    /// Run only these checks or families (comma-separated: `iommu,time.sync`).
-    #[arg(long, value_name = "ID|PREFIX,...", value_delimiter = ',')]
-    pub only: Vec<String>,
-
-    /// Do not run these checks or families (comma-separated).
-    #[arg(long, value_name = "ID|PREFIX,...", value_delimiter = ',')]
-    pub skip: Vec<String>,
+    pub target: TargetArgs,
 
     /// Exit 1 on warnings and errors too, not only on failures.
     #[arg(long)]
@@ -212,9 +198,6 @@ pub struct CheckArgs {
     /// Colour the text output.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
-
-    #[command(flatten)]
-    pub config: ConfigArgs,
 
     /// Also write the metrics atomically to DIR/daos_preflight.prom for node_exporter's
     /// textfile collector (--collector.textfile.directory), whatever --format says.
@@ -284,6 +267,31 @@ pub fn parse_duration_secs(s: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("{s:?} is not a duration (e.g. 90s, 30m, 24h, 7d)"))
 }
 
+/// What `check` and `fix` work on: the host, the rules profile, the selection of checks
+/// and the DAOS files.
+#[derive(Debug, Clone, Args, Default)]
+pub struct TargetArgs {
+    #[command(flatten)]
+    pub root: RootArgs,
+
+    /// DAOS rules profile: 2.0, 2.2, 2.4, 2.6 or 2.8 [default: the installed daos-server
+    /// package's release when it can be read (versioned /usr/share/doc directory, dnf or yum
+    /// log under ROOT), else 2.6].
+    #[arg(long, value_name = "VERSION")]
+    pub daos_version: Option<String>,
+
+    /// Only these checks or families (comma-separated: `iommu,time.sync`).
+    #[arg(long, value_name = "ID|PREFIX,...", value_delimiter = ',')]
+    pub only: Vec<String>,
+
+    /// Not these checks or families (comma-separated).
+    #[arg(long, value_name = "ID|PREFIX,...", value_delimiter = ',')]
+    pub skip: Vec<String>,
+
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
 /// The DAOS configuration files to judge, and the node's role.
 #[derive(Debug, Clone, Args, Default)]
 pub struct ConfigArgs {
@@ -339,27 +347,12 @@ pub struct FixArgs {
     pub format: FixFormat,
 
     #[command(flatten)]
-    pub root: RootArgs,
-
-    /// DAOS rules profile: 2.0, 2.2, 2.4, 2.6 or 2.8 [default: 2.6].
-    #[arg(long, value_name = "VERSION")]
-    pub daos_version: Option<String>,
-
-    /// Fix only these checks or families (comma-separated).
-    #[arg(long, value_name = "ID|PREFIX,...", value_delimiter = ',')]
-    pub only: Vec<String>,
-
-    /// Leave these checks or families alone (comma-separated).
-    #[arg(long, value_name = "ID|PREFIX,...", value_delimiter = ',')]
-    pub skip: Vec<String>,
+    pub target: TargetArgs,
 
     /// Also make boot-time changes: kernel command line (grubby or /etc/default/grub),
     /// sysctl.d. They need a reboot (exit code 4).
     #[arg(long)]
     pub persistent: bool,
-
-    #[command(flatten)]
-    pub config: ConfigArgs,
 
     /// Restore what earlier runs changed since boot (from /run/daos-preflight/journal.json).
     #[arg(long, conflicts_with_all = ["dry_run", "persistent"])]
@@ -410,7 +403,7 @@ mod tests {
         let cli =
             Cli::try_parse_from(["daos-preflight", "check", "--only", "iommu,time.sync"]).unwrap();
         match cli.command {
-            Some(Command::Check(a)) => assert_eq!(a.only, vec!["iommu", "time.sync"]),
+            Some(Command::Check(a)) => assert_eq!(a.target.only, vec!["iommu", "time.sync"]),
             other => panic!("{other:?}"),
         }
         assert!(Cli::try_parse_from(["daos-preflight", "--format", "yaml"]).is_err());
@@ -427,8 +420,11 @@ mod tests {
             "agent",
         ])
         .unwrap();
-        assert_eq!(cli.check.config.role, RoleArg::Agent);
-        assert_eq!(cli.check.config.server_config, Some(PathBuf::from("s.yml")));
+        assert_eq!(cli.check.target.config.role, RoleArg::Agent);
+        assert_eq!(
+            cli.check.target.config.server_config,
+            Some(PathBuf::from("s.yml"))
+        );
         assert!(Cli::try_parse_from(["daos-preflight", "--role", "client"]).is_err());
     }
 
