@@ -32,8 +32,6 @@ const PLANNED_FILES: &[&str] = &[plan::SYSCTL_FILE, plan::MEMLOCK_DROPIN, plan::
 pub fn collect_inputs(host: &Host) -> FixInputs {
     let mut inputs = FixInputs {
         default_grub: host.read_string("/etc/default/grub").ok(),
-        passwd: host.read_string("/etc/passwd").ok(),
-        group: host.read_string("/etc/group").ok(),
         grubby: host.find_program("grubby"),
         systemd: host.exists("/run/systemd/system"),
         ..FixInputs::default()

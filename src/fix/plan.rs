@@ -117,32 +117,30 @@ pub struct Owner {
     pub gid: u32,
 }
 
-/// Resolves `user` (passwd) and `group` (group file) to an owner labelled `user:group`.
-pub fn lookup_owner(passwd: &str, groups: &str, user: &str, group: &str) -> Option<Owner> {
-    let u = lookup_user(passwd, user)?;
-    let gid = groups.lines().find_map(|l| {
-        let f: Vec<&str> = l.split(':').collect();
-        (f.len() >= 3 && f[0] == group).then(|| f[2].parse().ok())?
-    })?;
+/// Resolves `user` (and `group`, else the user's primary group) to an owner, from the
+/// accounts the facts already read from `/etc/passwd` and `/etc/group`.
+pub fn resolve_owner(facts: &Facts, user: &str, group: Option<&str>) -> Option<Owner> {
+    let u = facts.accounts.users.iter().find(|a| a.name == user)?;
+    let (label, gid) = match group {
+        Some(g) => (
+            format!("{user}:{g}"),
+            facts.accounts.groups.iter().find(|a| a.name == g)?.gid,
+        ),
+        None => (user.to_string(), u.gid),
+    };
     Some(Owner {
-        user: format!("{user}:{group}"),
+        user: label,
         uid: u.uid,
         gid,
     })
 }
 
-/// Finds a user in `/etc/passwd` text.
-pub fn lookup_user(passwd: &str, user: &str) -> Option<Owner> {
-    passwd.lines().find_map(|l| {
-        let f: Vec<&str> = l.split(':').collect();
-        (f.len() >= 4 && f[0] == user).then(|| {
-            Some(Owner {
-                user: user.to_string(),
-                uid: f[2].parse().ok()?,
-                gid: f[3].parse().ok()?,
-            })
-        })?
-    })
+/// The non-root user `daos_server.service` runs as, resolved; `None` for root.
+fn service_owner(facts: &Facts) -> Option<Owner> {
+    let user = facts.services.daos_server.as_ref()?.user.as_deref()?;
+    (user != "root")
+        .then(|| resolve_owner(facts, user, None))
+        .flatten()
 }
 
 impl Action {
@@ -291,10 +289,6 @@ pub struct FixInputs {
     pub files: BTreeMap<String, Option<String>>,
     /// Whether systemd is the init system (for daemon-reload).
     pub systemd: bool,
-    /// `/etc/passwd`, to resolve the service user.
-    pub passwd: Option<String>,
-    /// `/etc/group`, to resolve the service group.
-    pub group: Option<String>,
     /// sysctl configuration files (`/etc/sysctl.d`, `/run/sysctl.d`, `/usr/lib/sysctl.d`,
     /// `/etc/sysctl.conf`) by host path, with their content.
     pub sysctl_files: BTreeMap<String, String>,
@@ -387,10 +381,10 @@ pub fn plan(
                 plan_hugepages(&mut p, facts, results);
             }
             "hugepages.total" | "hugepages.numa" => {}
-            "daos.dirs" => plan_dirs(&mut p, r, inputs),
+            "daos.dirs" => plan_dirs(&mut p, r, facts),
             "firewall.ports" => plan_firewall(&mut p, r),
             "nvme.present" => match config {
-                Some(cfg) => plan_bdev_files(&mut p, facts, cfg, inputs, r),
+                Some(cfg) => plan_bdev_files(&mut p, facts, cfg, r),
                 None => p.manual.push(manual(r, "no server configuration loaded")),
             },
             "nvme.driver" => match config {
@@ -830,13 +824,7 @@ fn plan_nvme(
         .collect();
     wanted.sort();
     wanted.dedup();
-    let owner = facts
-        .services
-        .daos_server
-        .as_ref()
-        .and_then(|u| u.user.clone())
-        .filter(|u| u != "root")
-        .and_then(|u| inputs.passwd.as_deref().and_then(|pw| lookup_user(pw, &u)));
+    let owner = service_owner(facts);
     let iommu_on = !facts.iommu.units.is_empty() || facts.iommu.noiommu_mode == Some(true);
     let refuse = |p: &mut Plan, why: String| {
         p.manual.push(ManualStep {
@@ -979,7 +967,7 @@ fn plan_nvme(
 
 /// Directories the `daos.dirs` check found missing or not writable by the service user
 /// (its `details.repairs`).
-fn plan_dirs(p: &mut Plan, r: &CheckResult, inputs: &FixInputs) {
+fn plan_dirs(p: &mut Plan, r: &CheckResult, facts: &Facts) {
     let Some(repairs) = r.details.get("repairs").and_then(|v| v.as_array()) else {
         return p.manual.push(manual(r, "nothing structured to repair"));
     };
@@ -991,21 +979,18 @@ fn plan_dirs(p: &mut Plan, r: &CheckResult, inputs: &FixInputs) {
         let user = rep.get("user").and_then(|v| v.as_str());
         let group = rep.get("group").and_then(|v| v.as_str());
         let owner = match (user, group) {
-            (Some(u), Some(g)) => match (inputs.passwd.as_deref(), inputs.group.as_deref()) {
-                (Some(pw), Some(gr)) => match lookup_owner(pw, gr, u, g) {
-                    Some(o) => Some(o),
-                    None => {
-                        p.manual.push(ManualStep {
-                            check: r.id.clone(),
-                            reason: format!(
-                                "{path}: user {u} or group {g} does not exist (see daos.user)"
-                            ),
-                            actions: vec![],
-                        });
-                        continue;
-                    }
-                },
-                _ => None,
+            (Some(u), Some(g)) => match resolve_owner(facts, u, Some(g)) {
+                Some(o) => Some(o),
+                None => {
+                    p.manual.push(ManualStep {
+                        check: r.id.clone(),
+                        reason: format!(
+                            "{path}: user {u} or group {g} does not exist (see daos.user)"
+                        ),
+                        actions: vec![],
+                    });
+                    continue;
+                }
             },
             _ => None,
         };
@@ -1079,21 +1064,9 @@ fn plan_firewall(p: &mut Plan, r: &CheckResult) {
 
 /// `file` bdevs that are missing or smaller than `bdev_size`, in an existing directory:
 /// created sparse at their size and given to the service user.
-fn plan_bdev_files(
-    p: &mut Plan,
-    facts: &Facts,
-    cfg: &ServerConfig,
-    inputs: &FixInputs,
-    r: &CheckResult,
-) {
+fn plan_bdev_files(p: &mut Plan, facts: &Facts, cfg: &ServerConfig, r: &CheckResult) {
     use crate::daos::config::StorageClass;
-    let owner = facts
-        .services
-        .daos_server
-        .as_ref()
-        .and_then(|u| u.user.clone())
-        .filter(|u| u != "root")
-        .and_then(|u| inputs.passwd.as_deref().and_then(|pw| lookup_user(pw, &u)));
+    let owner = service_owner(facts);
     for b in crate::daos::requirements::configured_emulated_bdevs(cfg) {
         if b.class != StorageClass::File {
             continue;
