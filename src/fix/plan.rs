@@ -514,11 +514,7 @@ pub fn plan(
         }
         // Boot-time hugepages: the kernel spreads `hugepages=N` over all nodes with
         // memory, so it matches DAOS's even split only when the engines use them all.
-        let hp: Option<HugepagePlan> =
-            ["hugepages.numa", "hugepages.total"].iter().find_map(|id| {
-                let r = results.iter().find(|r| r.id == *id)?;
-                serde_json::from_value(r.details.get("plan")?.clone()).ok()
-            });
+        let hp = hugepage_plan_of(results);
         if let Some(hp) = hp {
             let memory_nodes: Vec<u32> = facts
                 .numa
@@ -692,15 +688,20 @@ fn plan_cmdline(p: &mut Plan, facts: &Facts, inputs: &FixInputs, want: &[(String
     }
 }
 
+/// The DAOS hugepage plan the hugepages checks computed (their `details.plan`).
+fn hugepage_plan_of(results: &[CheckResult]) -> Option<HugepagePlan> {
+    ["hugepages.numa", "hugepages.total"].iter().find_map(|id| {
+        let r = results.iter().find(|r| r.id == *id)?;
+        serde_json::from_value(r.details.get("plan")?.clone()).ok()
+    })
+}
+
 /// Plans hugepage allocation from the DAOS plan the hugepages checks computed (their
 /// `details.plan`): each engine node grows to its share; without per-node information,
 /// the system pool grows to the total. Nodes that don't exist or can't hold their share
 /// are left to the person (the check says why).
 fn plan_hugepages(p: &mut Plan, facts: &Facts, results: &[CheckResult]) {
-    let plan: Option<HugepagePlan> = ["hugepages.numa", "hugepages.total"].iter().find_map(|id| {
-        let r = results.iter().find(|r| r.id == *id)?;
-        serde_json::from_value(r.details.get("plan")?.clone()).ok()
-    });
+    let plan = hugepage_plan_of(results);
     let Some(plan) = plan else { return };
     let size = plan.hugepage_size_kib;
     let reason = format!("DAOS needs {}", plan.arithmetic);
