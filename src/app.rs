@@ -304,6 +304,10 @@ pub fn build_report_with(
         .map(CheckResult::from)
         .collect();
     let summary = Summary::of(&checks);
+    let daos = match config {
+        Some(c) => crate::daos::section::collect(host, c, &facts),
+        None => crate::daos::section::empty(version, crate::daos::install::installed_version(host)),
+    };
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -314,20 +318,36 @@ pub fn build_report_with(
             name: env!("CARGO_PKG_NAME").to_string(),
             version: env!("CARGO_PKG_VERSION").to_string(),
         },
-        host: HostId {
-            hostname: host.hostname(),
-            machine_id: host
-                .read_attr_opt("/etc/machine-id")
-                .filter(|s| !s.is_empty()),
-            boot_id: host.read_attr_opt("/proc/sys/kernel/random/boot_id"),
-            kernel: facts.kernel.release.clone(),
-        },
+        host: host_id(host, facts.kernel.release.clone()),
         generated_at: report::rfc3339(now),
         duration_ms: start.elapsed().as_millis() as u64,
         daos_version: version.to_string(),
         summary,
         checks,
+        daos: Some(daos),
         facts,
+    }
+}
+
+/// Who the host is: its names (hostname, the canonical name `/etc/hosts` gives it),
+/// machine and boot ids, kernel, and (live only) its addresses.
+fn host_id(host: &Host, kernel: Option<String>) -> HostId {
+    let hostname = host.hostname();
+    let fqdn = hostname.as_deref().and_then(|h| {
+        let hosts = host.read_string("/etc/hosts").ok()?;
+        facts::names::canonical_name(&hosts, h)
+    });
+    HostId {
+        hostname,
+        machine_id: host
+            .read_attr_opt("/etc/machine-id")
+            .filter(|s| !s.is_empty()),
+        boot_id: host.read_attr_opt("/proc/sys/kernel/random/boot_id"),
+        kernel,
+        fqdn,
+        addresses: host
+            .addresses()
+            .map(|a| a.iter().map(ToString::to_string).collect()),
     }
 }
 

@@ -19,7 +19,12 @@ use crate::host::Host;
 /// The version string after `daos-server-` when it starts with a digit
 /// (`daos-server-2.6.0-1.el8.x86_64` → `2.6.0-1.el8.x86_64`; not `daos-server-tests-…`).
 fn server_package_version(word: &str) -> Option<&str> {
-    let rest = word.strip_prefix("daos-server-")?;
+    package_version("daos-server", word)
+}
+
+/// The version string after `<package>-` when it starts with a digit.
+fn package_version<'a>(package: &str, word: &'a str) -> Option<&'a str> {
+    let rest = word.strip_prefix(package)?.strip_prefix('-')?;
     rest.chars()
         .next()
         .filter(char::is_ascii_digit)
@@ -28,12 +33,17 @@ fn server_package_version(word: &str) -> Option<&str> {
 
 /// The installed daos-server version according to a dnf/yum log, or `None`.
 pub fn version_from_package_log(text: &str) -> Option<String> {
+    package_version_from_log(text, "daos-server")
+}
+
+/// The installed version of `package` according to a dnf/yum log, or `None`.
+fn package_version_from_log(text: &str, package: &str) -> Option<String> {
     let mut current: Option<String> = None;
     for line in text.lines() {
         let words: Vec<&str> = line.split_whitespace().collect();
         for (i, w) in words.iter().enumerate() {
             let Some(next) = words.get(i + 1) else { break };
-            let Some(ver) = server_package_version(next) else {
+            let Some(ver) = package_version(package, next) else {
                 continue;
             };
             match *w {
@@ -64,6 +74,32 @@ pub fn installed_server_version(host: &Host) -> Option<(DaosVersion, String)> {
             && let Ok(d) = v.parse::<DaosVersion>()
         {
             return Some((d, format!("{log}: daos-server-{v}")));
+        }
+    }
+    None
+}
+
+/// The upstream version of the installed DAOS: daos-server's, else daos-client's (a
+/// client node), as `2.6.0` — the part of the package version before the release
+/// (`2.6.0-2.el8.x86_64` → `2.6.0`), so that hosts whose version was found in different
+/// places (a doc directory, a dnf log) compare equal. Same sources as
+/// [`installed_server_version`]; `None` when none names a DAOS package.
+pub fn installed_version(host: &Host) -> Option<String> {
+    let upstream = |v: &str| v.split('-').next().unwrap_or(v).to_string();
+    let docs = host.list_dir("/usr/share/doc").unwrap_or_default();
+    let logs: Vec<String> = ["/var/log/dnf.rpm.log", "/var/log/yum.log"]
+        .iter()
+        .filter_map(|l| host.read_string(l).ok())
+        .collect();
+    for package in ["daos-server", "daos-client"] {
+        if let Some(v) = docs.iter().rev().find_map(|n| package_version(package, n)) {
+            return Some(upstream(v));
+        }
+        if let Some(v) = logs
+            .iter()
+            .find_map(|t| package_version_from_log(t, package))
+        {
+            return Some(upstream(&v));
         }
     }
     None

@@ -5,8 +5,10 @@ use std::fmt;
 use std::str::FromStr;
 
 pub mod config;
+pub mod digest;
 pub mod install;
 pub mod requirements;
+pub mod section;
 
 use serde::{Deserialize, Serialize};
 

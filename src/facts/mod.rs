@@ -18,6 +18,7 @@ pub mod firewall;
 pub mod iommu;
 pub mod kernel;
 pub mod memory;
+pub mod names;
 pub mod net;
 pub mod numa;
 pub mod parse;

@@ -131,6 +131,44 @@ pub fn read_local_file(path: &Path) -> Result<Vec<u8>, HostError> {
     Ok(buf)
 }
 
+/// Reads a regular file named on the command line, bounded like [`read_local_file`];
+/// anything else (a FIFO, a device, a socket, a directory) is refused without blocking:
+/// the file is opened with `O_NONBLOCK` (a FIFO without a writer would otherwise hang
+/// the open) and judged by `fstat` of what was opened, so a swap between a check and
+/// the open cannot slip a FIFO in.
+pub fn read_local_regular(path: &Path) -> Result<Vec<u8>, HostError> {
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let err = |e: &io::Error| HostError::from_io(path.to_path_buf(), e);
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| err(&e))?;
+    let ft = file.metadata().map_err(|e| err(&e))?.file_type();
+    if !ft.is_file() {
+        let what = if ft.is_fifo() {
+            "a FIFO"
+        } else if ft.is_dir() {
+            "a directory"
+        } else if ft.is_block_device() || ft.is_char_device() {
+            "a device"
+        } else if ft.is_socket() {
+            "a socket"
+        } else {
+            "not a plain file"
+        };
+        return Err(HostError {
+            path: path.to_path_buf(),
+            kind: HostErrorKind::Other(format!("not a regular file ({what})")),
+        });
+    }
+    let mut buf = Vec::new();
+    file.take(MAX_READ)
+        .read_to_end(&mut buf)
+        .map_err(|e| err(&e))?;
+    Ok(buf)
+}
+
 /// A one-value attribute without surrounding whitespace and NUL bytes.
 pub fn trim_attr(s: &str) -> &str {
     s.trim_matches(|c: char| c.is_whitespace() || c == '\0')
@@ -181,6 +219,12 @@ impl Host {
     /// Reads a whole file as bytes.
     pub fn read_bytes(&self, host_path: &str) -> Result<Vec<u8>, HostError> {
         read_local_file(&self.path(host_path))
+    }
+
+    /// Reads a regular file (configuration, certificate) as bytes; a FIFO, device or
+    /// directory is an error, never a blocking read ([`read_local_regular`]).
+    pub fn read_regular(&self, host_path: &str) -> Result<Vec<u8>, HostError> {
+        read_local_regular(&self.path(host_path))
     }
 
     /// Reads a whole file as text (invalid UTF-8 is replaced, never fatal: firmware
@@ -412,6 +456,30 @@ mod tests {
         std::fs::create_dir_all(dir.join("sys")).unwrap();
         std::fs::write(dir.join("sys/cpulist"), b"0-31\n\0").unwrap();
         assert_eq!(Host::at(&dir).read_attr("/sys/cpulist").unwrap(), "0-31");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn regular_reads_refuse_fifos_without_blocking() {
+        let dir = std::env::temp_dir().join(format!("dp-fifo-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("etc/daos")).unwrap();
+        let fifo = dir.join("etc/daos/daos_server.yml");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+        let host = Host::at(&dir);
+        let e = host.read_regular("/etc/daos/daos_server.yml").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("{}: not a regular file (a FIFO)", fifo.display())
+        );
+        let e = host.read_regular("/etc").unwrap_err();
+        assert!(
+            e.to_string().ends_with("not a regular file (a directory)"),
+            "{e}"
+        );
+        std::fs::write(dir.join("etc/hostname"), "node0\n").unwrap();
+        assert_eq!(host.read_regular("/etc/hostname").unwrap(), b"node0\n");
+        assert!(host.read_regular("/etc/nope").unwrap_err().is_not_found());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -45,6 +45,8 @@ pub struct InterfaceAddress {
     pub address: IpAddr,
     /// Prefix length when the netmask is contiguous.
     pub prefix_len: Option<u8>,
+    /// The interface is a loopback one (`IFF_LOOPBACK`, `lo`).
+    pub loopback: bool,
 }
 
 impl InterfaceAddress {
@@ -139,6 +141,9 @@ impl Host {
                 interface: ifa.interface_name,
                 address: ip,
                 prefix_len: prefix,
+                loopback: ifa
+                    .flags
+                    .contains(nix::net::if_::InterfaceFlags::IFF_LOOPBACK),
             });
         }
         Some(Ok(out))
@@ -175,16 +180,35 @@ impl Host {
         self.is_live().then(|| nix::unistd::geteuid().as_raw())
     }
 
-    /// The hostname: the kernel's for the live host, `/proc/sys/kernel/hostname` or
-    /// `/etc/hostname` for a tree.
+    /// The hostname: the kernel's for the live host; for a tree, `/etc/hostname` (what
+    /// the captured machine sets at boot, hostname(5): comments and blank lines ignored),
+    /// else `/proc/sys/kernel/hostname` (a capture of the running kernel's).
     pub fn hostname(&self) -> Option<String> {
         if self.is_live()
             && let Ok(h) = nix::unistd::gethostname()
         {
             return Some(h.to_string_lossy().into_owned());
         }
-        self.read_attr_opt("/proc/sys/kernel/hostname")
-            .or_else(|| self.read_attr_opt("/etc/hostname"))
-            .filter(|h| !h.is_empty())
+        self.read_string("/etc/hostname")
+            .ok()
+            .and_then(|t| crate::facts::names::parse_etc_hostname(&t))
+            .or_else(|| {
+                self.read_attr_opt("/proc/sys/kernel/hostname")
+                    .filter(|h| !h.is_empty())
+            })
+    }
+
+    /// The IPv4 and IPv6 addresses of every interface except loopback ones (getifaddrs;
+    /// `IFF_LOOPBACK` interfaces and loopback addresses are left out),
+    /// each once, in the kernel's order; `None` under `--root` or when getifaddrs fails.
+    pub fn addresses(&self) -> Option<Vec<IpAddr>> {
+        let all = self.interface_addresses()?.ok()?;
+        let mut out: Vec<IpAddr> = Vec::new();
+        for a in all {
+            if !a.loopback && !a.address.is_loopback() && !out.contains(&a.address) {
+                out.push(a.address);
+            }
+        }
+        Some(out)
     }
 }

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::checks::{Evaluated, Remediation, Status};
+use crate::daos::section::DaosSection;
 use crate::facts::Facts;
 
 pub mod acpi_text;
@@ -36,6 +37,11 @@ pub struct Report {
     pub checks: Vec<CheckResult>,
     /// The facts the checks judged.
     pub facts: Facts,
+    /// The DAOS view of this host that other nodes must agree with (role, files, system
+    /// name, access points, fabric, security), for `fleet`'s system rules. Added in
+    /// report/v1 (absent from older reports: read as null).
+    #[serde(default)]
+    pub daos: Option<DaosSection>,
 }
 
 /// Tool identity.
@@ -58,6 +64,15 @@ pub struct HostId {
     pub boot_id: Option<String>,
     /// Kernel release.
     pub kernel: Option<String>,
+    /// The canonical name of the hostname in `/etc/hosts` (the resolver's files view, no
+    /// DNS query), also under `--root` from the tree's `etc/hosts`; null when no line
+    /// names the host.
+    #[serde(default)]
+    pub fqdn: Option<String>,
+    /// IPv4 and IPv6 addresses of every non-loopback interface (getifaddrs); null under
+    /// `--root` (a tree has no running interfaces).
+    #[serde(default)]
+    pub addresses: Option<Vec<String>>,
 }
 
 /// Status counts.

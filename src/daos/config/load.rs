@@ -129,6 +129,28 @@ impl<T> FileLoad<T> {
     }
 }
 
+/// How one file was read, beside what it said: where it is on the host and the digest
+/// of its bytes (the report's `daos.files`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FileRead {
+    /// The path on the host (`/etc/daos/daos_server.yml`, also under `--root`), or the
+    /// `--*-config` path as given (absolute).
+    pub host_path: String,
+    /// Lowercase hex SHA-256 of the bytes read; `None` when nothing could be read.
+    pub sha256: Option<String>,
+}
+
+/// The [`FileRead`] of each file.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FileReads {
+    /// `daos_server.yml`.
+    pub server: FileRead,
+    /// `daos_agent.yml`.
+    pub agent: FileRead,
+    /// `daos_control.yml`.
+    pub control: FileRead,
+}
+
 /// Everything the checks know about the DAOS configuration of this host.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoadedConfigs {
@@ -146,6 +168,8 @@ pub struct LoadedConfigs {
     pub agent: FileLoad<AgentConfig>,
     /// `daos_control.yml`.
     pub control: FileLoad<ControlConfig>,
+    /// Where each file was and the digest of what was read.
+    pub reads: FileReads,
 }
 
 impl LoadedConfigs {
@@ -161,7 +185,7 @@ fn read<T>(
     default: &str,
     parse: impl Fn(&str, &str) -> Result<Parsed<T>, ConfigError>,
     validate: impl Fn(&T, &str) -> Vec<Issue>,
-) -> FileLoad<T> {
+) -> (FileLoad<T>, FileRead) {
     let (reader, host_path) = match explicit {
         Some(p) => (Host::live(), p.to_string()),
         None => (host.clone(), default.to_string()),
@@ -170,32 +194,45 @@ fn read<T>(
         Some(p) => p.to_string(),
         None => reader.path(default).display().to_string(),
     };
-    match reader.read_string(&host_path) {
-        Err(e) if e.is_not_found() => FileLoad::Absent { path: shown },
-        Err(e) => FileLoad::Unreadable {
-            path: shown,
-            error: e.to_string(),
-            permission_denied: e.is_permission_denied(),
-        },
-        Ok(text) => match parse(&text, &shown) {
-            Err(error) => FileLoad::Invalid { path: shown, error },
-            Ok(parsed) => {
-                let mut issues = parsed.issues;
-                issues.extend(validate(&parsed.config, &shown));
-                // file order, positionless issues last
-                issues.sort_by_key(|i| {
-                    i.location
-                        .as_ref()
-                        .map_or((usize::MAX, 0), |l| (l.line, l.column))
-                });
-                FileLoad::Loaded {
-                    path: shown,
-                    config: parsed.config,
-                    issues,
-                }
+    let mut file_read = FileRead {
+        host_path: host_path.clone(),
+        sha256: None,
+    };
+    // a FIFO or a device in place of the file is refused, never read (it would block)
+    let bytes = match reader.read_regular(&host_path) {
+        Err(e) if e.is_not_found() => return (FileLoad::Absent { path: shown }, file_read),
+        Err(e) => {
+            let load = FileLoad::Unreadable {
+                path: shown,
+                error: e.to_string(),
+                permission_denied: e.is_permission_denied(),
+            };
+            return (load, file_read);
+        }
+        Ok(b) => b,
+    };
+    file_read.sha256 = Some(crate::daos::digest::sha256_hex(&bytes));
+    // invalid UTF-8 is replaced (and then fails as YAML with its position), never fatal
+    let text = String::from_utf8_lossy(&bytes);
+    let load = match parse(&text, &shown) {
+        Err(error) => FileLoad::Invalid { path: shown, error },
+        Ok(parsed) => {
+            let mut issues = parsed.issues;
+            issues.extend(validate(&parsed.config, &shown));
+            // file order, positionless issues last
+            issues.sort_by_key(|i| {
+                i.location
+                    .as_ref()
+                    .map_or((usize::MAX, 0), |l| (l.line, l.column))
+            });
+            FileLoad::Loaded {
+                path: shown,
+                config: parsed.config,
+                issues,
             }
-        },
-    }
+        }
+    };
+    (load, file_read)
 }
 
 /// Reads and judges the three files and decides the role.
@@ -206,21 +243,21 @@ pub fn load(
     version_source: &str,
     role_choice: RoleChoice,
 ) -> LoadedConfigs {
-    let server = read(
+    let (server, server_read) = read(
         host,
         paths.server.as_deref(),
         SERVER_PATH,
         |t, f| parse_server(t, f, version),
         |c, f| validate_server(c, version, f),
     );
-    let agent = read(
+    let (agent, agent_read) = read(
         host,
         paths.agent.as_deref(),
         AGENT_PATH,
         |t, f| parse_agent(t, f, version),
         |c, f| validate_agent(c, version, f),
     );
-    let control = read(
+    let (control, control_read) = read(
         host,
         paths.control.as_deref(),
         CONTROL_PATH,
@@ -242,5 +279,10 @@ pub fn load(
         server,
         agent,
         control,
+        reads: FileReads {
+            server: server_read,
+            agent: agent_read,
+            control: control_read,
+        },
     }
 }

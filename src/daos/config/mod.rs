@@ -37,7 +37,7 @@ pub mod yaml;
 
 pub use agent::{AgentConfig, parse_agent};
 pub use control::{ControlConfig, parse_control};
-pub use load::{ConfigPaths, FileLoad, LoadedConfigs, Role, RoleChoice};
+pub use load::{ConfigPaths, FileLoad, FileRead, FileReads, LoadedConfigs, Role, RoleChoice};
 pub use server::{EngineConfig, ServerConfig, StorageClass, StorageTier, parse_server};
 pub use yaml::Pos;
 
