@@ -11,6 +11,7 @@ packages=(
   jq                       # benches/fleet.sh: the jq -s grouping we compare against
   hyperfine                # benches/fleet.sh timing
   python3-jsonschema       # draft 2020-12 validator for the published schemas
+  iproute2                 # tests/daos_section.rs: `ip -o addr`, the oracle of host.addresses
 )
 
 missing=()
@@ -48,3 +49,4 @@ promtool --version 2>&1 | sed -n 1p
 prometheus-node-exporter --version 2>&1 | sed -n 1p
 python3 -c 'import importlib.metadata as m; print("python jsonschema", m.version("jsonschema"))'
 jq --version
+ip -V
