@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the monitoring and fleet tests (tests/fleet.rs) and benches/fleet.sh
+# Installs what the monitoring and fleet tests (tests/fleet.rs, tests/fleet_tools.rs,
+# tests/daos_section.rs) and benches/fleet.sh
 # need: promtool (Debian `prometheus`), a real node_exporter for the textfile collector
 # test, jq and hyperfine for the benchmark, and Python's jsonschema as the independent
 # JSON Schema validator. Idempotent: installs only what is missing. Called by .ci/run.
@@ -11,6 +12,8 @@ packages=(
   jq                       # benches/fleet.sh: the jq -s grouping we compare against
   hyperfine                # benches/fleet.sh timing
   python3-jsonschema       # draft 2020-12 validator for the published schemas
+  clustershell             # tests/fleet_tools.rs: clush -R exec, nodeset -f (the folding oracle)
+  pdsh                     # tests/fleet_tools.rs: pdsh -R exec
   iproute2                 # tests/daos_section.rs: `ip -o addr`, the oracle of host.addresses
 )
 
@@ -50,3 +53,6 @@ prometheus-node-exporter --version 2>&1 | sed -n 1p
 python3 -c 'import importlib.metadata as m; print("python jsonschema", m.version("jsonschema"))'
 jq --version
 ip -V
+clush --version
+nodeset --version
+pdsh -V 2>&1 | sed -n 1p
