@@ -642,6 +642,7 @@ fn run_probe_serve(duration: u64, p: Prepared) -> Result<i32, String> {
     let Some(cfg) = p.configs.server.config() else {
         return Err("probe serve: no daos_server.yml (give --server-config)".into());
     };
+    let digest = net_probe::file_digest(p.configs.server.path());
     let mut bound = Vec::new();
     for t in crate::probe::plan::targets(&p.configs) {
         // control: all addresses, as daos_server binds it (0.0.0.0:port); fabric: the
@@ -686,7 +687,7 @@ fn run_probe_serve(duration: u64, p: Prepared) -> Result<i32, String> {
         fqdn: hostname.contains('.').then(|| hostname.clone()),
         version: env!("CARGO_PKG_VERSION").into(),
         system_name: Some(cfg.name.clone().unwrap_or_else(|| "daos_server".into())),
-        config_digest: None,
+        config_digest: digest,
         t2: 0,
         t3: 0,
     };

@@ -21,6 +21,17 @@ pub fn now_ns() -> i128 {
         .unwrap_or(0)
 }
 
+/// `sha256:<hex>` of a file, `None` when it cannot be read.
+pub fn file_digest(path: &str) -> Option<String> {
+    use sha2::Digest;
+    let bytes = std::fs::read(path).ok()?;
+    let d = sha2::Sha256::digest(&bytes);
+    Some(format!(
+        "sha256:{}",
+        d.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    ))
+}
+
 /// IPv4 addresses of an interface (`getifaddrs`).
 pub fn iface_addrs(iface: &str) -> Vec<std::net::IpAddr> {
     let Ok(it) = nix::ifaddrs::getifaddrs() else {

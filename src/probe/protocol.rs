@@ -27,7 +27,7 @@ pub struct Hello {
     pub version: String,
     /// DAOS system name of the server file.
     pub system_name: Option<String>,
-    /// Digest of the server file (not computed yet: `None`).
+    /// `sha256:<hex>` of the server file as read.
     pub config_digest: Option<String>,
     /// Request receive time (ns, Unix epoch).
     pub t2: i128,
