@@ -18,6 +18,9 @@ use crate::facts::iommu::ACPI_TABLES_DIR;
 use crate::host::{self, Host};
 use crate::report::{self, CheckResult, HostId, Report, Summary, Tool};
 
+#[path = "app_probe.rs"]
+mod probe_cmd;
+
 /// The file `check --textfile DIR` writes (node_exporter reads `*.prom`).
 pub const TEXTFILE_NAME: &str = "daos_preflight.prom";
 
@@ -72,6 +75,7 @@ pub fn run(cli: Cli) -> i32 {
         Some(Command::Acpi { table }) => run_acpi(&table),
         Some(Command::Fleet(args)) => run_fleet(&args),
         Some(Command::Schema { what }) => run_schema(what),
+        Some(Command::Probe(args)) => probe_cmd::run_probe(&args),
     };
     match result {
         Ok(code) => code,

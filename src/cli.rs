@@ -66,6 +66,8 @@ pub enum Command {
         #[arg(value_enum)]
         what: SchemaKind,
     },
+    /// Probe the DAOS ports and clocks of the peers (`probe serve` answers on a server).
+    Probe(ProbeArgs),
     /// Decode the firmware's IOMMU tables (ACPI DMAR, IVRS).
     #[command(after_help = ACPI_EXIT_CODES)]
     Acpi {
@@ -503,4 +505,55 @@ mod tests {
         assert_eq!(cli.check.format, ReportFormat::Prometheus);
         assert_eq!(cli.check.textfile, Some(PathBuf::from("/tmp")));
     }
+}
+
+/// `probe`.
+#[derive(Debug, Clone, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct ProbeArgs {
+    /// `serve`: answer probes on this host's DAOS ports.
+    #[command(subcommand)]
+    pub serve: Option<ProbeServe>,
+    /// Peers (nodesets `node[0-2]` accepted) [default: from the DAOS files].
+    pub peers: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = FleetFormatProbe::Text)]
+    pub format: FleetFormatProbe,
+    /// Per-connection timeout in milliseconds.
+    #[arg(long, default_value_t = 2000)]
+    pub timeout_ms: u64,
+    #[command(flatten)]
+    pub root: RootArgs,
+    /// DAOS rules profile.
+    #[arg(long, value_name = "VERSION")]
+    pub daos_version: Option<String>,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// `probe serve`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum ProbeServe {
+    /// Listen on the DAOS ports of the local server file and answer the handshake.
+    Serve {
+        /// Seconds to serve (bounded; SIGINT/SIGTERM stop earlier).
+        #[arg(long, default_value_t = 60)]
+        duration: u64,
+        #[command(flatten)]
+        root: RootArgs,
+        /// DAOS rules profile.
+        #[arg(long, value_name = "VERSION")]
+        daos_version: Option<String>,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+}
+
+/// `probe --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FleetFormatProbe {
+    /// One line per path.
+    Text,
+    /// daos-preflight/probe/v1.
+    Json,
 }

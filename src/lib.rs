@@ -10,4 +10,5 @@ pub mod facts;
 pub mod fix;
 pub mod fleet;
 pub mod host;
+pub mod probe;
 pub mod report;

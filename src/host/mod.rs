@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 pub mod caps;
 pub mod local;
+pub mod net_probe;
 pub mod syscalls;
 pub mod write;
 

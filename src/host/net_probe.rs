@@ -1,0 +1,314 @@
+//! The sockets of `probe` and `probe serve`: name resolution (the system resolver via
+//! std's `ToSocketAddrs`: /etc/hosts, then DNS), parallel bounded connects, the
+//! listener with its bounded per-connection reads, clocks, and the capability drop
+//! after binding.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::probe::plan::Target;
+use crate::probe::protocol::{self, Hello};
+use crate::probe::{ProbeResult, same_host};
+
+/// Now, ns since the Unix epoch.
+pub fn now_ns() -> i128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i128)
+        .unwrap_or(0)
+}
+
+/// `sha256:<hex>` of a file, `None` when it cannot be read.
+pub fn file_digest(path: &str) -> Option<String> {
+    // Regular files only, bounded: a FIFO named as the server file must not block serve.
+    let bytes = super::read_local_regular(std::path::Path::new(path)).ok()?;
+    Some(format!("sha256:{}", crate::daos::digest::sha256_hex(&bytes)))
+}
+
+/// IPv4 addresses of an interface (`getifaddrs`).
+pub fn iface_addrs(iface: &str) -> Vec<std::net::IpAddr> {
+    let Ok(it) = nix::ifaddrs::getifaddrs() else {
+        return Vec::new();
+    };
+    it.filter(|a| a.interface_name == iface)
+        .filter_map(|a| {
+            a.address?
+                .as_sockaddr_in()
+                .map(|s| std::net::IpAddr::V4(s.ip()))
+        })
+        .collect()
+}
+
+/// Every local IPv4 address but loopback.
+pub fn local_addrs() -> Vec<String> {
+    let Ok(it) = nix::ifaddrs::getifaddrs() else {
+        return Vec::new();
+    };
+    let mut v: Vec<String> = it
+        .filter_map(|a| a.address?.as_sockaddr_in().map(|s| s.ip()))
+        .filter(|ip| !ip.is_loopback())
+        .map(|ip| ip.to_string())
+        .collect();
+    v.dedup();
+    v
+}
+
+/// One listener `probe serve` holds.
+#[derive(Debug)]
+pub struct Bound {
+    /// What it is (`control 10001 on 0.0.0.0`).
+    pub what: String,
+    /// The socket, `None` when the bind failed.
+    pub listener: Option<TcpListener>,
+    /// Why the bind failed.
+    pub error: Option<String>,
+}
+
+/// Binds `addr`; a port in use is reported, never fought over (no SO_REUSEPORT).
+pub fn bind(addr: SocketAddr, what: String) -> Bound {
+    match TcpListener::bind(addr) {
+        Ok(l) => {
+            let _ = l.set_nonblocking(true);
+            Bound {
+                what,
+                listener: Some(l),
+                error: None,
+            }
+        }
+        Err(e) => Bound {
+            what,
+            listener: None,
+            error: Some(if e.kind() == std::io::ErrorKind::AddrInUse {
+                "port already in use (daos_server running?): skipped".into()
+            } else {
+                e.to_string()
+            }),
+        },
+    }
+}
+
+/// Drops every capability (binding is done).
+pub fn drop_all_capabilities() {
+    if nix::unistd::geteuid().as_raw() == 0 {
+        let empty = caps::CapsHashSet::new();
+        for set in [
+            caps::CapSet::Effective,
+            caps::CapSet::Inheritable,
+            caps::CapSet::Permitted,
+        ] {
+            let _ = caps::set(None, set, &empty);
+        }
+    }
+}
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+/// Serves the handshake on `listeners` for `duration` or until SIGINT/SIGTERM.
+pub fn serve(listeners: Vec<TcpListener>, duration: Duration, hello: Hello) -> u64 {
+    // SAFETY: the handler only stores to an atomic.
+    unsafe {
+        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+    }
+    let deadline = Instant::now() + duration;
+    let hello = Arc::new(hello);
+    let active = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut served = 0;
+    while Instant::now() < deadline && !STOP.load(Ordering::SeqCst) {
+        let mut any = false;
+        for l in &listeners {
+            while let Ok((s, _)) = l.accept() {
+                any = true;
+                served += 1;
+                // bounded concurrency: beyond 256 handshakes in flight, close at once
+                if active.load(Ordering::SeqCst) >= 256 {
+                    continue;
+                }
+                let t2 = now_ns();
+                let (h, a) = (hello.clone(), active.clone());
+                a.fetch_add(1, Ordering::SeqCst);
+                std::thread::spawn(move || {
+                    answer(s, t2, &h);
+                    a.fetch_sub(1, Ordering::SeqCst);
+                });
+            }
+        }
+        if !any {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    served
+}
+
+fn answer(mut s: TcpStream, t2_accept: i128, hello: &Hello) {
+    let _ = s.set_nonblocking(false);
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    let _ = s.set_write_timeout(Some(Duration::from_secs(2)));
+    let mut buf = [0u8; protocol::MAX_REQUEST];
+    let mut n = 0;
+    while n < buf.len() {
+        match s.read(&mut buf[n..]) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => {
+                n += k;
+                if buf[..n].contains(&b'\n') {
+                    break;
+                }
+            }
+        }
+    }
+    let t2 = now_ns();
+    let _ = t2_accept;
+    if protocol::decode_request(&buf[..n]).is_none() {
+        return; // not a probe: answer nothing
+    }
+    let mut h = hello.clone();
+    h.t2 = t2;
+    h.t3 = now_ns();
+    let _ = s.write_all(protocol::encode_reply(&h).as_bytes());
+}
+
+/// Resolves a peer name (system resolver), IPv4 first, deduplicated.
+pub fn resolve(peer: &str) -> Result<Vec<std::net::IpAddr>, String> {
+    let mut v: Vec<std::net::IpAddr> = (peer, 0)
+        .to_socket_addrs()
+        .map_err(|e| e.to_string())?
+        .map(|a| a.ip())
+        .collect();
+    v.sort_by_key(|a| a.is_ipv6());
+    v.dedup();
+    Ok(v)
+}
+
+/// Probes one (peer, address, port).
+pub fn probe_one(peer: &str, addr: std::net::IpAddr, t: &Target, timeout: Duration) -> ProbeResult {
+    let mut r = ProbeResult {
+        peer: peer.into(),
+        address: Some(addr.to_string()),
+        port: t.port,
+        purpose: t.purpose.into(),
+        engine: t.engine,
+        required: t.required,
+        status: "error".into(),
+        rtt_ms: None,
+        clock_offset_ms: None,
+        peer_hostname: None,
+        detail: None,
+    };
+    let start = Instant::now();
+    let sa = SocketAddr::new(addr, t.port);
+    let mut s = match TcpStream::connect_timeout(&sa, timeout) {
+        Ok(s) => s,
+        Err(e) => {
+            r.status = match e.kind() {
+                std::io::ErrorKind::ConnectionRefused => "refused",
+                std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => "timeout",
+                _ => "error",
+            }
+            .into();
+            r.detail = Some(e.to_string());
+            return r;
+        }
+    };
+    let left = timeout
+        .saturating_sub(start.elapsed())
+        .max(Duration::from_millis(1));
+    let _ = s.set_read_timeout(Some(left));
+    let _ = s.set_write_timeout(Some(left));
+    let t1 = now_ns();
+    if let Err(e) = s.write_all(protocol::encode_request(t1).as_bytes()) {
+        r.detail = Some(format!("send: {e}"));
+        return r;
+    }
+    let mut buf = vec![0u8; protocol::MAX_REPLY];
+    let mut n = 0;
+    loop {
+        match s.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => {
+                n += k;
+                if n == buf.len() || buf[..n].contains(&b'\n') {
+                    break;
+                }
+            }
+            Err(e) => {
+                if n == 0 {
+                    r.status = "timeout".into();
+                    r.detail = Some(format!("connected, no handshake: {e}"));
+                    return r;
+                }
+                break;
+            }
+        }
+    }
+    let t4 = now_ns();
+    match protocol::decode_reply(&buf[..n]) {
+        Ok(h) => {
+            let (off, rtt) = protocol::offset_rtt(t1, h.t2, h.t3, t4);
+            r.rtt_ms = Some(rtt as f64 / 1e6);
+            r.clock_offset_ms = Some(off as f64 / 1e6);
+            r.status = if same_host(peer, &h.hostname, h.fqdn.as_deref()) {
+                "ok".into()
+            } else {
+                r.detail = Some(format!(
+                    "{peer} resolved to {addr}, which is {}: stale /etc/hosts or DNS",
+                    h.hostname
+                ));
+                "wrong-host".into()
+            };
+            r.peer_hostname = Some(h.hostname);
+        }
+        Err(e) => r.detail = Some(e),
+    }
+    r
+}
+
+/// Probes every peer × target in parallel (one thread per path), each bounded by `timeout`.
+pub fn probe_all(peers: &[String], targets: &[Target], timeout: Duration) -> Vec<ProbeResult> {
+    let mut jobs = Vec::new();
+    let mut out = Vec::new();
+    for p in peers {
+        match resolve(p) {
+            Ok(addrs) if !addrs.is_empty() => {
+                let a = addrs[0];
+                for t in targets {
+                    let (p, t) = (p.clone(), t.clone());
+                    jobs.push(std::thread::spawn(move || probe_one(&p, a, &t, timeout)));
+                }
+            }
+            r => {
+                for t in targets {
+                    out.push(ProbeResult {
+                        peer: p.clone(),
+                        address: None,
+                        port: t.port,
+                        purpose: t.purpose.into(),
+                        engine: t.engine,
+                        required: t.required,
+                        status: "unresolved".into(),
+                        rtt_ms: None,
+                        clock_offset_ms: None,
+                        peer_hostname: None,
+                        detail: Some(match &r {
+                            Err(e) => e.clone(),
+                            Ok(_) => "no address".into(),
+                        }),
+                    });
+                }
+            }
+        }
+    }
+    for j in jobs {
+        if let Ok(r) = j.join() {
+            out.push(r);
+        }
+    }
+    out
+}
