@@ -131,6 +131,7 @@ pub fn parse_agent(
                 cfg.access_points_pos = Some(v.pos);
             }
             "port" => cfg.port = w.int(v, &p),
+            "control_log_mask" => crate::daos::config::server::control_log_level(&mut w, v, &p),
             "runtime_dir" => cfg.runtime_dir = w.string(v, &p),
             "log_file" => cfg.log_file = w.string(v, &p),
             "transport_config" => cfg.transport = transport(&mut w, v, &p),

@@ -237,6 +237,23 @@ pub fn validate_server(cfg: &ServerConfig, version: DaosVersion, file: &str) -> 
         );
     }
 
+    // server/server.go Start -> cfg.Fabric.GetProviders (common/... FabricConfig):
+    // "provider not set" when no provider is configured, engines or not
+    if cfg.provider.as_deref().is_none_or(|p| p.trim().is_empty())
+        && cfg
+            .engines
+            .iter()
+            .all(|e| e.provider.as_deref().is_none_or(|p| p.trim().is_empty()))
+    {
+        out.err(
+            pos("provider"),
+            "provider",
+            "provider is not set: daos_server refuses to start without a fabric provider".into(),
+            None,
+            Some("set the top-level provider: (e.g. ofi+tcp, ofi+verbs, ucx+dc_x)".into()),
+        );
+    }
+
     if cfg.engines.is_empty() {
         // server.go Validate: a config without engines is valid (discovery mode)
         out.warn(pos("engines"), "engines", "no engines configured: daos_server starts in discovery mode and serves no storage".into(), None, Some("add an engines: section (see /usr/share/daos/... examples or `dmg config generate`)".into()));
