@@ -16,6 +16,7 @@ use serde::Serialize;
 use crate::checks::Status;
 use crate::report::parse_rfc3339;
 
+pub mod html;
 pub mod nodeset;
 pub mod record;
 mod render;

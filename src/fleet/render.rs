@@ -15,6 +15,8 @@ pub enum FleetFormatKind {
     Json,
     /// Prometheus text format.
     Prometheus,
+    /// One self-contained HTML page ([`super::html`]).
+    Html,
 }
 
 impl FleetSummary {
@@ -27,6 +29,7 @@ impl FleetSummary {
                 Err(e) => format!("{{\"error\": {:?}}}\n", e.to_string()),
             },
             FleetFormatKind::Prometheus => self.prometheus(),
+            FleetFormatKind::Html => super::html::page(self),
         }
     }
 
