@@ -122,6 +122,9 @@ fn system(o: &mut String, s: &FleetSummary) {
 }
 
 /// One grid row: a nodeset label, its host count and a status per check.
+/// (fail, error, warn) check ids of a host: its status vector.
+type Vector = (Vec<String>, Vec<String>, Vec<String>);
+
 struct Row {
     label: String,
     count: usize,
@@ -130,7 +133,7 @@ struct Row {
 
 fn rows(s: &FleetSummary) -> Vec<Row> {
     let ids: Vec<&str> = s.checks.iter().map(|c| c.id.as_str()).collect();
-    let mut groups: BTreeMap<(Vec<String>, Vec<String>, Vec<String>), Vec<&str>> = BTreeMap::new();
+    let mut groups: BTreeMap<Vector, Vec<&str>> = BTreeMap::new();
     for f in &s.failing {
         let key = (f.fail.clone(), f.error.clone(), f.warn.clone());
         groups.entry(key).or_default().push(f.host.as_str());
