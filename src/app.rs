@@ -569,6 +569,7 @@ fn run_fleet(args: &FleetArgs) -> Result<i32, String> {
         FleetFormat::Text => summary.render(FleetFormatKind::Text),
         FleetFormat::Json => summary.render(FleetFormatKind::Json),
         FleetFormat::Prometheus => summary.render(FleetFormatKind::Prometheus),
+        FleetFormat::Html => summary.render(FleetFormatKind::Html),
     };
     emit(&text)?;
     Ok(summary.exit_code())

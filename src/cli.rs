@@ -233,6 +233,8 @@ pub enum FleetFormat {
     Json,
     /// Prometheus text exposition format (fleet-wide gauges).
     Prometheus,
+    /// One self-contained HTML page (inline CSS, no scripts, no network fetches).
+    Html,
 }
 
 /// Options of `fleet`.

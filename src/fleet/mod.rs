@@ -16,10 +16,12 @@ use serde::Serialize;
 use crate::checks::Status;
 use crate::report::parse_rfc3339;
 
+pub mod html;
 pub mod nodeset;
 pub mod record;
 mod render;
 pub mod stream;
+pub mod system;
 
 pub use render::FleetFormatKind;
 
@@ -57,6 +59,8 @@ struct HostRecord {
     statuses: Vec<(u32, Status)>,
     /// (drift key, value)
     facts: Vec<(u32, u32)>,
+    /// DAOS values for the system rules.
+    sys: system::SysHost,
 }
 
 /// The facts compared across the fleet, in the order the drift table lists them.
@@ -86,6 +90,7 @@ pub struct Merger {
     documents: u64,
     superseded: Vec<String>,
     problems: Vec<Problem>,
+    strings: system::Strings,
 }
 
 /// An input that is not a readable report.
@@ -114,6 +119,7 @@ impl Merger {
             documents: 0,
             superseded: Vec::new(),
             problems: Vec::new(),
+            strings: system::Strings::default(),
         }
     }
 
@@ -208,6 +214,7 @@ impl Merger {
             .map(|c| (self.checks.id(&c.id), c.status))
             .collect();
         let facts = self.drift_facts(&r);
+        let sys = system::SysHost::from_report(&name, &r, &mut self.strings);
         let rec = HostRecord {
             name: name.clone(),
             source: where_,
@@ -216,6 +223,7 @@ impl Merger {
             schema: self.schemas.id(&r.schema),
             statuses,
             facts,
+            sys,
         };
         match self.by_name.get(&name) {
             Some(&i) => {
@@ -496,8 +504,11 @@ impl Merger {
             })
             .collect();
 
+        let sys_hosts: Vec<system::SysHost> = self.hosts.iter().map(|h| h.sys.clone()).collect();
+        let system = system::judge(&sys_hosts);
         FleetSummary {
             schema: FLEET_SCHEMA.to_string(),
+            system,
             documents: self.documents,
             hosts: self.hosts.len(),
             superseded: self.superseded,
@@ -542,6 +553,8 @@ fn status_index(s: Status) -> usize {
 pub struct FleetSummary {
     /// Always [`FLEET_SCHEMA`].
     pub schema: String,
+    /// The system verdict (rules across hosts).
+    pub system: system::SystemSection,
     /// JSON documents found in the input (valid or not).
     pub documents: u64,
     /// Distinct hosts with a valid report.
@@ -640,6 +653,7 @@ impl FleetSummary {
     /// 1 when some host failed a check or some input was not a readable report, else 0.
     pub fn exit_code(&self) -> i32 {
         let failed = self.failing.iter().any(|f| !f.fail.is_empty());
-        i32::from(failed || !self.problems.is_empty())
+        let sys = self.system.status == Status::Fail;
+        i32::from(failed || sys || !self.problems.is_empty())
     }
 }

@@ -31,6 +31,116 @@ pub struct SlimReport {
     /// Facts, reduced.
     #[serde(default)]
     pub facts: SlimFacts,
+    /// The DAOS view of the host (absent in older reports).
+    #[serde(default)]
+    pub daos: Option<SlimDaos>,
+}
+
+/// `daos`.
+#[derive(Debug, Default, Deserialize)]
+pub struct SlimDaos {
+    /// `server` / `client` / `none`.
+    #[serde(default)]
+    pub role: Option<String>,
+    /// Rules profile.
+    #[serde(default)]
+    pub rules_version: Option<String>,
+    /// Installed DAOS version.
+    #[serde(default)]
+    pub installed_version: Option<String>,
+    /// `daos_server.yml` values.
+    #[serde(default)]
+    pub server: Option<SlimServer>,
+    /// `daos_agent.yml` values.
+    #[serde(default)]
+    pub agent: Option<SlimClient>,
+    /// `daos_control.yml` values.
+    #[serde(default)]
+    pub control: Option<SlimClient>,
+}
+
+/// `daos.*.transport`.
+#[derive(Debug, Default, Deserialize)]
+pub struct SlimTransport {
+    /// `allow_insecure`.
+    #[serde(default)]
+    pub allow_insecure: Option<bool>,
+    /// SHA-256 of the CA certificate file.
+    #[serde(default)]
+    pub ca_sha256: Option<String>,
+}
+
+/// `daos.server`.
+#[derive(Debug, Default, Deserialize)]
+pub struct SlimServer {
+    /// System name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Control port.
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// Access points as written.
+    #[serde(default)]
+    pub access_points: Option<Vec<String>>,
+    /// Provider.
+    #[serde(default)]
+    pub provider: Option<String>,
+    /// Transport security.
+    #[serde(default)]
+    pub transport: Option<SlimTransport>,
+    /// Engines.
+    #[serde(default)]
+    pub engines: Vec<SlimEngine>,
+}
+
+/// `daos.server.engines[]`.
+#[derive(Debug, Default, Deserialize)]
+pub struct SlimEngine {
+    /// Engine provider.
+    #[serde(default)]
+    pub provider: Option<String>,
+    /// Fabric interface.
+    #[serde(default)]
+    pub fabric_iface: Option<String>,
+}
+
+/// `daos.agent` / `daos.control` (`hostlist` is dmg's list of servers).
+#[derive(Debug, Default, Deserialize)]
+pub struct SlimClient {
+    /// System name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Control port.
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// Agent access points.
+    #[serde(default)]
+    pub access_points: Option<Vec<String>>,
+    /// dmg hostlist.
+    #[serde(default)]
+    pub hostlist: Option<Vec<String>>,
+    /// Transport security.
+    #[serde(default)]
+    pub transport: Option<SlimTransport>,
+    /// Agent fabric interfaces.
+    #[serde(default)]
+    pub fabric_ifaces: Option<Vec<SlimAgentIfaces>>,
+}
+
+/// `daos.agent.fabric_ifaces[]`.
+#[derive(Debug, Default, Deserialize)]
+pub struct SlimAgentIfaces {
+    /// Devices.
+    #[serde(default)]
+    pub devices: Vec<SlimAgentDev>,
+}
+
+/// `daos.agent.fabric_ifaces[].devices[]`.
+#[derive(Debug, Default, Deserialize)]
+pub struct SlimAgentDev {
+    /// Interface.
+    #[serde(default)]
+    pub iface: Option<String>,
 }
 
 /// `tool`.
@@ -47,6 +157,12 @@ pub struct SlimHost {
     /// Hostname.
     #[serde(default)]
     pub hostname: Option<String>,
+    /// FQDN.
+    #[serde(default)]
+    pub fqdn: Option<String>,
+    /// IP addresses (live only).
+    #[serde(default)]
+    pub addresses: Option<Vec<String>>,
 }
 
 /// `checks[]`.
@@ -73,6 +189,17 @@ pub struct SlimFacts {
     /// `net`.
     #[serde(default)]
     pub net: SlimNet,
+    /// `time` (adjtimex; null under `--root`).
+    #[serde(default)]
+    pub time: Option<SlimTime>,
+}
+
+/// `facts.time`.
+#[derive(Debug, Default, Deserialize)]
+pub struct SlimTime {
+    /// The kernel clock is synchronised.
+    #[serde(default)]
+    pub synchronized: Option<bool>,
 }
 
 /// `facts.kernel`.

@@ -15,6 +15,8 @@ pub enum FleetFormatKind {
     Json,
     /// Prometheus text format.
     Prometheus,
+    /// One self-contained HTML page ([`super::html`]).
+    Html,
 }
 
 impl FleetSummary {
@@ -27,6 +29,7 @@ impl FleetSummary {
                 Err(e) => format!("{{\"error\": {:?}}}\n", e.to_string()),
             },
             FleetFormatKind::Prometheus => self.prometheus(),
+            FleetFormatKind::Html => super::html::page(self),
         }
     }
 
@@ -40,6 +43,41 @@ impl FleetSummary {
             self.problems.len(),
             self.newest_generated_at.as_deref().unwrap_or("unknown")
         );
+        let _ = writeln!(
+            o,
+            "system: {}",
+            status_name(self.system.status).to_uppercase()
+        );
+        for f in &self.system.findings {
+            let _ = writeln!(
+                o,
+                "  {:22} {:5}  {}",
+                f.id,
+                status_name(f.status),
+                f.summary
+            );
+            if let Some(r) = f
+                .remediation
+                .as_deref()
+                .filter(|_| f.status != crate::checks::Status::Pass)
+            {
+                let _ = writeln!(o, "  {:22}        fix: {r}", "");
+            }
+        }
+        if !self.system.missing_servers.is_empty() {
+            let _ = writeln!(
+                o,
+                "  servers named but not reported: {}",
+                self.system.missing_servers.join(", ")
+            );
+        }
+        if !self.system.without_daos.is_empty() {
+            let _ = writeln!(
+                o,
+                "  reports without DAOS values (older tool): {}",
+                super::nodeset::fold(self.system.without_daos.iter().map(|s| s.as_str()))
+            );
+        }
         if !self.superseded.is_empty() {
             let _ = writeln!(
                 o,
@@ -163,6 +201,19 @@ impl FleetSummary {
             &[],
             self.failing.iter().filter(|f| !f.fail.is_empty()).count() as f64,
         );
+        let mut f = Family::gauge(
+            &mut o,
+            "daos_preflight_fleet_system",
+            "System rule verdicts across hosts: 1 for the rule's status.",
+        );
+        for r in &self.system.findings {
+            for s in STATUSES {
+                f.sample(
+                    &[("rule", &r.id), ("status", status_name(s))],
+                    f64::from(u8::from(r.status == s)),
+                );
+            }
+        }
         let mut f = Family::gauge(
             &mut o,
             "daos_preflight_fleet_check_hosts",
