@@ -25,7 +25,10 @@ pub fn now_ns() -> i128 {
 pub fn file_digest(path: &str) -> Option<String> {
     // Regular files only, bounded: a FIFO named as the server file must not block serve.
     let bytes = super::read_local_regular(std::path::Path::new(path)).ok()?;
-    Some(format!("sha256:{}", crate::daos::digest::sha256_hex(&bytes)))
+    Some(format!(
+        "sha256:{}",
+        crate::daos::digest::sha256_hex(&bytes)
+    ))
 }
 
 /// IPv4 addresses of an interface (`getifaddrs`).

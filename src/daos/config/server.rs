@@ -820,6 +820,28 @@ pub fn parse_server(
     })
 }
 
+/// `control_log_mask` (server and agent): a logging.LogLevel, whose UnmarshalYAML
+/// (src/control/logging/level.go SetString) takes TRACE, DEBUG, INFO, NOTICE, ERROR or
+/// DISABLED in any case, nothing else (no spaces, no lists, not empty); DAOS refuses the
+/// file at load (measured against the DAOS 2.6/2.8 oracle).
+pub(crate) fn control_log_level(w: &mut crate::daos::config::walk::Walker, v: &Node, p: &str) {
+    const LEVELS: &[&str] = &["TRACE", "DEBUG", "INFO", "NOTICE", "ERROR", "DISABLED"];
+    if v.is_null() {
+        return;
+    }
+    if let Some(s) = w.string(v, p)
+        && !LEVELS.iter().any(|l| l.eq_ignore_ascii_case(&s))
+    {
+        w.error(
+            v.pos,
+            p,
+            format!(
+                "{p} is {s:?}: DAOS accepts one log level, one of trace, debug, info, notice, error, disabled"
+            ),
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -911,27 +933,5 @@ mod tests {
         let p = parse_server(text, "s.yml", V2_6).unwrap();
         assert_eq!(errors(&p).len(), 5);
         assert_eq!(p.config.engines[0].storage.len(), 2);
-    }
-}
-
-/// `control_log_mask` (server and agent): a logging.LogLevel, whose UnmarshalYAML
-/// (src/control/logging/level.go SetString) takes TRACE, DEBUG, INFO, NOTICE, ERROR or
-/// DISABLED in any case, nothing else (no spaces, no lists, not empty); DAOS refuses the
-/// file at load (measured against the DAOS 2.6/2.8 oracle).
-pub(crate) fn control_log_level(w: &mut crate::daos::config::walk::Walker, v: &Node, p: &str) {
-    const LEVELS: &[&str] = &["TRACE", "DEBUG", "INFO", "NOTICE", "ERROR", "DISABLED"];
-    if v.is_null() {
-        return;
-    }
-    if let Some(s) = w.string(v, p)
-        && !LEVELS.iter().any(|l| l.eq_ignore_ascii_case(&s))
-    {
-        w.error(
-            v.pos,
-            p,
-            format!(
-                "{p} is {s:?}: DAOS accepts one log level, one of trace, debug, info, notice, error, disabled"
-            ),
-        );
     }
 }
