@@ -336,14 +336,15 @@ fn provider(hosts: &[SysHost]) -> Finding {
                     .iter()
                     .map(|p| p.to_string())
                     .collect::<Vec<_>>()
-                    .join("+"),
+                    // not "+": it is part of provider names (`ofi+tcp;ofi_rxm`)
+                    .join(" & "),
                 &*h.name,
             )
         })
     }));
     let agents: Vec<Value> = hosts.iter().filter_map(|h| h.agent.as_ref().filter(|a| !a.ifaces.is_empty()).map(|a| json!({"host": &*h.name, "fabric_ifaces": a.ifaces.iter().map(|i| i.to_string()).collect::<Vec<_>>()}))).collect();
     let details = json!({"providers": values_json(&g), "agents": agents});
-    let mixed = g.len() > 1 || g.keys().any(|k| k.contains('+'));
+    let mixed = g.len() > 1 || g.keys().any(|k| k.contains(" & "));
     match g.len() {
         0 => finding(
             id,
