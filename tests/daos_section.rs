@@ -1,4 +1,4 @@
-//! The report's `daos` section and `host` names (/work/brief/daos-section.md) on real
+//! The report's `daos` section and `host` names (see `daos-preflight schema report`) on real
 //! inputs: the deployment guide's seed configs, the daos-server-ib fixture tree with its
 //! CA certificate, a FIFO in place of a config, and this machine's addresses compared
 //! with iproute2's `ip -o addr`. Digests are checked against coreutils' `sha256sum`.

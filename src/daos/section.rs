@@ -2,7 +2,7 @@
 //! with (system name, ports, access points, provider, transport security, engines'
 //! fabric, the agent's and dmg's targets), for `fleet`'s system rules.
 //!
-//! Contract: /work/brief/daos-section.md (additive in `daos-preflight/report/v1`). The
+//! Contract: `daos-preflight schema report` (additive in `daos-preflight/report/v1`). The
 //! values are what the files say with DAOS's defaults applied where DAOS applies them:
 //! system name `daos_server` and control port 10001 (src/control/build/variables.go
 //! `DefaultSystemName`, `DefaultControlPort`), `allow_insecure: false` and CA
