@@ -309,3 +309,6 @@ pub fn judge(hosts: &[SysHost]) -> SystemSection {
 pub fn explain(id: &str) -> Option<&'static str> {
     RULES.iter().find(|(i, _)| *i == id).map(|(_, e)| *e)
 }
+
+#[cfg(test)]
+mod tests;

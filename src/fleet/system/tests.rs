@@ -1,0 +1,237 @@
+//! Rule tests on reports written after the `daos` section contract, with the values of
+//! the deployment guide's node0/node1/node2 files (corpus seed configs).
+
+use serde_json::{Value, json};
+
+use crate::checks::Status;
+use crate::fleet::Merger;
+
+const SEED: &str = "/work/shared/corpus/daos-config/seed";
+
+fn tls() -> Value {
+    json!({"allow_insecure": true, "ca_cert": "/etc/daos/certs/daosCA.crt", "ca_sha256": null})
+}
+
+fn report(host: &str, addr: &str, daos: Value, at: &str) -> String {
+    json!({"schema": "daos-preflight/report/v1", "tool": {"version": "0.1.0"},
+        "host": {"hostname": host, "fqdn": format!("{host}.example.org"), "addresses": [addr]},
+        "generated_at": at, "daos_version": "2.6", "checks": [],
+        "facts": {"time": {"synchronized": true}}, "daos": daos})
+    .to_string()
+}
+
+fn server(name: &str, aps: &[&str], provider: &str, transport: Value) -> Value {
+    json!({"role": "server", "rules_version": "2.6", "installed_version": "2.6.0", "files": [],
+        "server": {"name": name, "port": 10001, "access_points": aps, "access_points_key": "access_points",
+            "provider": provider, "transport": transport,
+            "engines": [{"index": 0, "fabric_iface": "enp0s8", "fabric_iface_port": 31416, "provider": provider, "numa_node": 0}]},
+        "agent": null, "control": null})
+}
+
+fn client(name: &str, aps: &[&str], hostlist: &[&str]) -> Value {
+    json!({"role": "client", "rules_version": "2.6", "installed_version": "2.6.0", "files": [], "server": null,
+        "agent": {"name": name, "port": 10001, "access_points": aps, "transport": tls(),
+            "fabric_ifaces": [{"numa_node": 0, "devices": [{"iface": "enp94s0f1", "domain": null}]}]},
+        "control": {"name": name, "port": 10001, "hostlist": hostlist, "transport": tls()}})
+}
+
+const T: &str = "2026-12-02T10:00:00Z";
+const P: &str = "ofi+tcp;ofi_rxm";
+
+/// The guide's files, with access_points made odd (node0 only), as the single-host
+/// checks demand.
+fn guide() -> Vec<String> {
+    vec![
+        report(
+            "node0",
+            "198.51.100.10",
+            server("daos_server", &["node0"], P, tls()),
+            T,
+        ),
+        report(
+            "node1",
+            "198.51.100.11",
+            server("daos_server", &["node0"], P, tls()),
+            T,
+        ),
+        report(
+            "node2",
+            "198.51.100.12",
+            client("daos_server", &["node0"], &["node0", "node1"]),
+            T,
+        ),
+    ]
+}
+
+fn judge(reports: &[String]) -> super::SystemSection {
+    let mut m = Merger::new(86400);
+    m.feed("t", reports.join("\n").as_bytes()).unwrap();
+    m.finish().system
+}
+
+fn status(s: &super::SystemSection, id: &str) -> (Status, String) {
+    let f = s.findings.iter().find(|f| f.id == id).unwrap();
+    (f.status, f.summary.clone())
+}
+
+#[test]
+fn the_seed_files_say_what_the_fixtures_transcribe() {
+    let Ok(server) = std::fs::read_to_string(format!("{SEED}/daos_server.yml")) else {
+        return;
+    };
+    assert!(server.contains("name: daos_server"));
+    assert!(server.contains("provider: ofi+tcp;ofi_rxm"));
+    assert!(server.contains("access_points: ['node0','node1']"));
+}
+
+#[test]
+fn the_guide_deployment_passes() {
+    let s = judge(&guide());
+    for (id, _) in super::RULES {
+        assert_eq!(status(&s, id).0, Status::Pass, "{id}: {:?}", status(&s, id));
+    }
+    assert_eq!(s.status, Status::Pass);
+    assert!(s.missing_servers.is_empty());
+}
+
+#[test]
+fn the_guide_as_written_has_an_even_access_point_list() {
+    let aps = ["node0", "node1"];
+    let s = judge(&[
+        report(
+            "node0",
+            "198.51.100.10",
+            server("daos_server", &aps, P, tls()),
+            T,
+        ),
+        report(
+            "node1",
+            "198.51.100.11",
+            server("daos_server", &aps, P, tls()),
+            T,
+        ),
+    ]);
+    let (st, sum) = status(&s, "system.access-points");
+    assert_eq!(st, Status::Fail);
+    assert!(sum.contains("odd"), "{sum}");
+}
+
+#[test]
+fn a_renamed_system_names_the_host() {
+    let mut r = guide();
+    r[1] = report(
+        "node1",
+        "198.51.100.11",
+        server("daos_test", &["node0"], P, tls()),
+        T,
+    );
+    let (st, sum) = status(&judge(&r), "system.name");
+    assert_eq!(st, Status::Fail);
+    assert!(
+        sum.contains("\"daos_test\" on node1") && sum.contains("node[0,2]"),
+        "{sum}"
+    );
+}
+
+#[test]
+fn agent_pointing_at_a_client_or_a_missing_server() {
+    let mut r = guide();
+    r[2] = report(
+        "node2",
+        "198.51.100.12",
+        client(
+            "daos_server",
+            &["node2.example.org"],
+            &["node0", "node3:10001"],
+        ),
+        T,
+    );
+    let s = judge(&r);
+    let (st, sum) = status(&s, "system.agents");
+    assert_eq!(st, Status::Fail);
+    assert!(sum.contains("not a server"), "{sum}");
+    let (st, sum) = status(&s, "system.control");
+    assert_eq!(st, Status::Warn);
+    assert!(sum.contains("node3"), "{sum}");
+    assert_eq!(s.missing_servers, vec!["node3".to_string()]);
+}
+
+#[test]
+fn address_and_port_matching() {
+    let mut r = guide();
+    r[2] = report(
+        "node2",
+        "198.51.100.12",
+        client(
+            "daos_server",
+            &["198.51.100.10:10002"],
+            &["node[0-1]:10001"],
+        ),
+        T,
+    );
+    let s = judge(&r);
+    let (st, sum) = status(&s, "system.agents");
+    assert_eq!(st, Status::Fail);
+    assert!(sum.contains("port 10002"), "{sum}");
+    assert_eq!(status(&s, "system.control").0, Status::Pass);
+}
+
+#[test]
+fn different_lists_mixed_providers_and_mixed_security() {
+    let mut r = guide();
+    let secure = json!({"allow_insecure": false, "ca_cert": "/etc/daos/certs/daosCA.crt", "ca_sha256": "ab"});
+    r[1] = report(
+        "node1",
+        "198.51.100.11",
+        server("daos_server", &["node1"], "ofi+verbs;ofi_rxm", secure),
+        T,
+    );
+    let s = judge(&r);
+    assert_eq!(status(&s, "system.access-points").0, Status::Fail);
+    let (st, sum) = status(&s, "system.provider");
+    assert_eq!(st, Status::Fail);
+    assert!(sum.contains("ofi+verbs;ofi_rxm on node1"), "{sum}");
+    let (st, sum) = status(&s, "system.security");
+    assert_eq!(st, Status::Fail);
+    assert!(sum.contains("CA ab on node1"), "{sum}");
+}
+
+#[test]
+fn versions_clocks_and_old_reports() {
+    let mut r = guide();
+    r[0] = r[0].replace(
+        "\"installed_version\":\"2.6.0\"",
+        "\"installed_version\":\"2.6.1\"",
+    );
+    r[1] = r[1].replace("\"synchronized\":true", "\"synchronized\":false");
+    r[2] = report(
+        "node2",
+        "198.51.100.12",
+        client("daos_server", &["node0"], &["node0"]),
+        "2026-12-02T10:00:05Z",
+    );
+    let s = judge(&r);
+    assert_eq!(status(&s, "system.version").0, Status::Fail);
+    let (st, sum) = status(&s, "system.time");
+    assert_eq!(st, Status::Fail);
+    assert!(sum.contains("node1"), "{sum}");
+    // an older report without `daos`: unknown, no crash
+    let old = r#"{"schema":"daos-preflight/report/v1","host":{"hostname":"node9"},"checks":[]}"#;
+    let s = judge(&[old.to_string()]);
+    assert_eq!(s.without_daos, vec!["node9".to_string()]);
+    assert_eq!(status(&s, "system.name").0, Status::Skip);
+}
+
+#[test]
+fn clocks_apart_in_one_window_warn() {
+    let mut r = guide();
+    r[2] = report(
+        "node2",
+        "198.51.100.12",
+        client("daos_server", &["node0"], &["node0"]),
+        "2026-12-02T10:00:05Z",
+    );
+    let (st, sum) = status(&judge(&r), "system.time");
+    assert_eq!(st, Status::Warn);
+    assert!(sum.contains("node2 at 5s"), "{sum}");
+}
