@@ -375,17 +375,4 @@ pub(crate) fn server_for_requirements<'a>(
     }
 }
 
-/// The NUMA node DAOS would detect for an engine: its fabric interface's node.
-pub(crate) fn detected_numa_node(
-    facts: &crate::facts::Facts,
-    cfg: &crate::daos::config::ServerConfig,
-    e: &crate::daos::config::EngineConfig,
-) -> Option<u32> {
-    let iface = cfg.engine_iface(e)?;
-    facts
-        .net
-        .interfaces
-        .iter()
-        .find(|i| i.name == iface)
-        .and_then(|i| i.numa_node)
-}
+pub(crate) use crate::daos::requirements::detected_numa_node;

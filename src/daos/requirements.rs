@@ -682,6 +682,21 @@ pub fn referenced_paths(c: &super::config::LoadedConfigs) -> Vec<String> {
     out
 }
 
+/// The NUMA node DAOS would detect for an engine: its fabric interface's node.
+pub fn detected_numa_node(
+    facts: &crate::facts::Facts,
+    cfg: &crate::daos::config::ServerConfig,
+    e: &crate::daos::config::EngineConfig,
+) -> Option<u32> {
+    let iface = cfg.engine_iface(e)?;
+    facts
+        .net
+        .interfaces
+        .iter()
+        .find(|i| i.name == iface)
+        .and_then(|i| i.numa_node)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

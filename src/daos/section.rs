@@ -240,15 +240,6 @@ fn file_entry<T>(kind: DaosFileKind, load: &FileLoad<T>, read: &FileRead) -> Dao
 }
 
 fn server_view(s: &ServerConfig, facts: &Facts, ca: &dyn Fn(&str) -> Option<String>) -> ServerView {
-    let nic_node = |iface: &str| -> Option<i64> {
-        facts
-            .net
-            .interfaces
-            .iter()
-            .find(|i| i.name == iface)
-            .and_then(|i| i.numa_node)
-            .map(i64::from)
-    };
     ServerView {
         name: s.system_name().to_string(),
         port: s.control_port(),
@@ -264,9 +255,9 @@ fn server_view(s: &ServerConfig, facts: &Facts, ca: &dyn Fn(&str) -> Option<Stri
                 let iface = s.engine_iface(e);
                 EngineView {
                     index: i as u32,
-                    numa_node: e
-                        .pinned_numa_node
-                        .or_else(|| iface.as_deref().and_then(nic_node)),
+                    numa_node: e.pinned_numa_node.or_else(|| {
+                        super::requirements::detected_numa_node(facts, s, e).map(i64::from)
+                    }),
                     fabric_iface: iface,
                     fabric_iface_port: s.engine_port(e),
                     provider: s.engine_provider(e),
