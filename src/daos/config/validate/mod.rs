@@ -1,0 +1,154 @@
+//! DAOS's validation rules for the three files, mirrored as [`Issue`]s with the DAOS
+//! fault code (src/control/fault/code/codes.go) where DAOS has one.
+//!
+//! Sources: src/control/server/config/server.go (`Load`, `Validate`,
+//! `validateMultiEngineConfig`, `SetNrHugepages`, `SetEngineAffinities`),
+//! server/engine/config.go (`Config.Validate`, `FabricConfig.Validate`),
+//! server/storage/config.go (`TierConfigs.Validate`, `validateBdevRoles`,
+//! `ScmConfig.Validate`, `BdevConfig.Validate`, `Config.Validate`),
+//! server/server_utils.go (`getEngineNUMANodes`), cmd/daos_agent/config.go (`LoadConfig`)
+//! and lib/control/config.go (`LoadConfig`). DAOS stops at the first error; we list them
+//! all, so one run shows every edit to make.
+
+use std::collections::BTreeSet;
+
+use super::server::ServerConfig;
+use super::yaml::Pos;
+use super::{DEFAULT_CONTROL_PORT, Issue, Location, SYSTEM_NAME_MAX, Severity, host_of};
+use crate::daos::DaosVersion;
+
+mod agent;
+mod control;
+mod engine;
+mod multi_engine;
+mod server;
+
+pub use agent::validate_agent;
+pub use control::validate_control;
+pub use server::validate_server;
+
+/// Minimum RAM-disk size per engine, bytes (server/storage/scm.go `MinRamdiskMem`, 4 GiB).
+pub const MIN_RAMDISK_BYTES: u64 = 4 << 30;
+
+pub(super) struct Out<'a> {
+    pub(super) file: &'a str,
+    pub(super) issues: Vec<Issue>,
+}
+
+impl Out<'_> {
+    fn add(
+        &mut self,
+        sev: Severity,
+        pos: Option<Pos>,
+        key: &str,
+        msg: String,
+        fault: Option<&str>,
+        fix: Option<String>,
+    ) {
+        self.issues.push(Issue {
+            severity: sev,
+            location: pos.map(|p| Location {
+                file: self.file.to_string(),
+                line: p.line,
+                column: p.column,
+            }),
+            key: key.to_string(),
+            message: msg,
+            fault: fault.map(|f| format!("code.{f}")),
+            fix,
+        });
+    }
+    pub(super) fn err(
+        &mut self,
+        pos: Option<Pos>,
+        key: &str,
+        msg: String,
+        fault: Option<&str>,
+        fix: Option<String>,
+    ) {
+        self.add(Severity::Error, pos, key, msg, fault, fix);
+    }
+    pub(super) fn warn(
+        &mut self,
+        pos: Option<Pos>,
+        key: &str,
+        msg: String,
+        fault: Option<&str>,
+        fix: Option<String>,
+    ) {
+        self.add(Severity::Warning, pos, key, msg, fault, fix);
+    }
+}
+
+/// True for a string DAOS takes as a PCI address (storage/config.go `maybePCI`).
+pub fn looks_like_pci(addr: &str) -> bool {
+    let c: Vec<&str> = addr.split(':').collect();
+    c.len() == 3 && (c[0].len() == 6 || c[0].len() == 4) && c[1].len() == 2 && c[2].len() >= 2
+}
+
+/// The providers that use the 3 ports after `fabric_iface_port` too (tcp and sockets
+/// open one listening port per context range; design.md §2).
+pub fn provider_uses_port_range(provider: &str) -> bool {
+    provider.contains("tcp") || provider.contains("sockets")
+}
+
+/// Which access points a server config names: `access_points`/`mgmt_svc_replicas`, or
+/// the default `localhost` (server.go `DefaultServer`) when unset.
+pub fn effective_access_points(cfg: &ServerConfig, version: DaosVersion) -> Vec<String> {
+    let unset = cfg.access_points_key.is_none()
+        || (version >= DaosVersion::V2_8 && cfg.access_points.is_empty());
+    if unset {
+        vec![format!("localhost:{DEFAULT_CONTROL_PORT}")]
+    } else {
+        cfg.access_points.clone()
+    }
+}
+
+pub(super) fn name_rule(out: &mut Out, name: Option<&str>, pos: Option<Pos>) {
+    if let Some(n) = name
+        && (n.is_empty() || n.chars().count() > SYSTEM_NAME_MAX)
+    {
+        out.err(
+            pos,
+            "name",
+            format!(
+                "invalid system name {n:?}: it must be 1 to {SYSTEM_NAME_MAX} characters (DAOS_SYS_NAME_MAX)"
+            ),
+            None,
+            Some("shorten the system name, identically in daos_server.yml, daos_agent.yml and daos_control.yml".into()),
+        );
+    }
+}
+
+pub(super) fn port_rule(
+    out: &mut Out,
+    key: &str,
+    port: Option<i64>,
+    pos: Option<Pos>,
+    fault: Option<&str>,
+    allow_zero: bool,
+) {
+    if let Some(p) = port {
+        let bad = if allow_zero { p < 0 } else { p <= 0 } || p > 65535;
+        if bad {
+            out.err(
+                pos,
+                key,
+                format!("{key} {p} is not a valid TCP port (1-65535)"),
+                fault,
+                None,
+            );
+        }
+    }
+}
+
+/// DAOS's validation of `daos_server.yml` (see the module doc for the sources).
+
+/// Hosts named by a list of addresses, ports stripped (`node0:10001` → `node0`).
+pub fn hosts(addrs: &[String]) -> BTreeSet<String> {
+    addrs
+        .iter()
+        .flat_map(|a| super::expand_hostlist(a))
+        .map(|a| host_of(&a).to_string())
+        .collect()
+}

@@ -1,0 +1,292 @@
+//! `daos_server.yml`: the top-level rules (server.go `Load`, `Validate`, `SetNrHugepages`,
+//! `SetEngineAffinities`, server_utils.go `getEngineNUMANodes`).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::engine::validate_engine;
+use super::multi_engine::validate_multi_engine;
+use super::{Out, effective_access_points, name_rule, port_rule};
+use crate::daos::DaosVersion;
+use crate::daos::config::Issue;
+use crate::daos::config::server::{ServerConfig, StorageClass};
+
+pub fn validate_server(cfg: &ServerConfig, version: DaosVersion, file: &str) -> Vec<Issue> {
+    let mut out = Out {
+        file,
+        issues: Vec::new(),
+    };
+    let v28 = version >= DaosVersion::V2_8;
+    let pos = |k: &str| cfg.pos_of(k);
+    let ap_key = cfg.access_points_key.clone().unwrap_or_else(|| {
+        if v28 {
+            "mgmt_svc_replicas".into()
+        } else {
+            "access_points".into()
+        }
+    });
+    let (bad_ap, even_ap) = if v28 {
+        (
+            "ServerConfigBadMgmtSvcReplicas",
+            "ServerConfigEvenMgmtSvcReplicas",
+        )
+    } else {
+        (
+            "ServerConfigBadAccessPoints",
+            "ServerConfigEvenAccessPoints",
+        )
+    };
+
+    // Load: system name, single provider
+    name_rule(&mut out, cfg.name.as_deref(), pos("name"));
+    if let Some(p) = &cfg.provider
+        && p.split(',').filter(|s| !s.trim().is_empty()).count() > 1
+    {
+        out.err(
+            pos("provider"),
+            "provider",
+            format!("fabric provider string {p:?} includes more than one provider"),
+            None,
+            None,
+        );
+    }
+
+    // Validate: access points, with the control port appended when missing
+    let control_port = cfg.control_port();
+    let aps = effective_access_points(cfg, version);
+    let mut normalized = Vec::new();
+    for (i, ap) in aps.iter().enumerate() {
+        let key = format!("{ap_key}[{i}]");
+        let has_port = ap
+            .rsplit_once(':')
+            .is_some_and(|(h, _)| !h.contains(':') || ap.starts_with('['));
+        if has_port {
+            let port = ap.rsplit_once(':').map(|(_, p)| p).unwrap_or("");
+            match port.parse::<i64>() {
+                Ok(n) if n > 0 => normalized.push(ap.clone()),
+                _ => out.err(
+                    pos(&key),
+                    &key,
+                    format!("{ap_key} entry {ap:?} has an invalid port {port:?}"),
+                    Some("ServerConfigBadControlPort"),
+                    None,
+                ),
+            }
+        } else {
+            normalized.push(format!("{ap}:{control_port}"));
+        }
+    }
+    let unique: BTreeSet<&String> = normalized.iter().collect();
+    if unique.len() != normalized.len() {
+        out.err(
+            pos(&ap_key),
+            &ap_key,
+            format!("{ap_key} lists the same server twice: {}", aps.join(", ")),
+            Some(bad_ap),
+            Some(format!("list each server once in {ap_key}")),
+        );
+    }
+    if let Some(md) = &cfg.control_metadata
+        && md.device.is_some()
+        && md.path.is_none()
+    {
+        out.err(
+            pos("control_metadata"),
+            "control_metadata",
+            "control_metadata.device is set without control_metadata.path".into(),
+            Some("ServerConfigControlMetadataNoPath"),
+            None,
+        );
+    }
+    if version >= DaosVersion::V2_4
+        && let Some(r) = cfg.system_ram_reserved
+        && r <= 0
+    {
+        out.err(
+            pos("system_ram_reserved"),
+            "system_ram_reserved",
+            format!("system_ram_reserved is {r}: it must be a positive number of GiB"),
+            Some("ServerConfigSysRsvdZero"),
+            Some(
+                "remove system_ram_reserved to use the default, or set a positive GiB value".into(),
+            ),
+        );
+    }
+
+    // server/server.go Start -> cfg.Fabric.GetProviders (common/... FabricConfig):
+    // "provider not set" when no provider is configured, engines or not
+    if cfg.provider.as_deref().is_none_or(|p| p.trim().is_empty())
+        && cfg
+            .engines
+            .iter()
+            .all(|e| e.provider.as_deref().is_none_or(|p| p.trim().is_empty()))
+    {
+        out.err(
+            pos("provider"),
+            "provider",
+            "provider is not set: daos_server refuses to start without a fabric provider".into(),
+            None,
+            Some("set the top-level provider: (e.g. ofi+tcp, ofi+verbs, ucx+dc_x)".into()),
+        );
+    }
+
+    if cfg.engines.is_empty() {
+        // server.go Validate: a config without engines is valid (discovery mode)
+        out.warn(pos("engines"), "engines", "no engines configured: daos_server starts in discovery mode and serves no storage".into(), None, Some("add an engines: section (see /usr/share/daos/... examples or `dmg config generate`)".into()));
+        return out.issues;
+    }
+
+    // access point count
+    match aps.len() {
+        0 => out.err(pos(&ap_key), &ap_key, format!("{ap_key} is empty: the servers need at least one management service replica"), Some(bad_ap), None),
+        n if n % 2 == 0 => out.err(pos(&ap_key), &ap_key, format!("{ap_key} lists {n} servers ({}): DAOS requires an odd number of management service replicas", aps.join(", ")), Some(even_ap), Some(format!("list 1, 3 or 5 servers in {ap_key} (an even count can't form a majority)"))),
+        1 if cfg.access_points_key.is_some() => out.warn(pos(&ap_key), &ap_key, format!("{ap_key} names a single server ({}): no redundancy if it fails", aps[0]), None, None),
+        1 => out.warn(None, &ap_key, format!("{ap_key} is not set: DAOS defaults to localhost, a single-server system"), None, None),
+        _ => {}
+    }
+
+    if cfg.provider.is_none() && cfg.engines.iter().all(|e| e.provider.is_none()) {
+        out.err(
+            pos("provider"),
+            "provider",
+            "no fabric provider set (provider: ofi+tcp, ofi+verbs;ofi_rxm, ucx+...)".into(),
+            Some("ServerConfigBadProvider"),
+            Some("set provider: at the top level of daos_server.yml".into()),
+        );
+    }
+    if control_port <= 0 || control_port > 65535 {
+        out.err(
+            pos("port"),
+            "port",
+            format!("control port {control_port} is not a valid TCP port (1-65535)"),
+            Some("ServerConfigBadControlPort"),
+            None,
+        );
+    }
+    port_rule(
+        &mut out,
+        "telemetry_port",
+        cfg.telemetry_port,
+        pos("telemetry_port"),
+        Some("ServerConfigBadTelemetryPort"),
+        true,
+    );
+
+    for (i, e) in cfg.engines.iter().enumerate() {
+        validate_engine(&mut out, cfg, e, i);
+    }
+    if cfg.engines.len() > 1 {
+        validate_multi_engine(&mut out, cfg);
+    }
+
+    if cfg.nr_hugepages < 0 || cfg.nr_hugepages > i64::from(i32::MAX) {
+        out.err(
+            pos("nr_hugepages"),
+            "nr_hugepages",
+            format!(
+                "nr_hugepages {} is out of range (0-{})",
+                cfg.nr_hugepages,
+                i32::MAX
+            ),
+            Some("ServerConfigNrHugepagesOutOfRange"),
+            None,
+        );
+    }
+
+    // bdev_exclude ∩ bdev_list: a check of Validate from 2.8; earlier releases pass both
+    // lists to SPDK setup and the engine then misses its device.
+    let nvme: BTreeSet<String> = cfg
+        .engines
+        .iter()
+        .flat_map(|e| {
+            e.bdev_tiers()
+                .filter(|t| t.class == Some(StorageClass::Nvme))
+        })
+        .flat_map(|t| t.bdev_list.iter().map(|a| a.to_ascii_lowercase()))
+        .collect();
+    for (i, x) in cfg.bdev_exclude.iter().enumerate() {
+        if nvme.contains(&x.to_ascii_lowercase()) {
+            let key = format!("bdev_exclude[{i}]");
+            out.err(
+                pos(&key),
+                &key,
+                format!("{x} is both in bdev_exclude and in an engine's bdev_list"),
+                v28.then_some("ServerConfigBdevExcludeClash"),
+                Some(format!("remove {x} from bdev_exclude or from bdev_list")),
+            );
+        }
+    }
+
+    // SetNrHugepages: hugepages disabled with bdevs
+    let any_bdevs = cfg.engines.iter().any(|e| e.has_bdevs());
+    let real_nvme = cfg.engines.iter().any(|e| e.has_real_nvme());
+    if cfg.disable_hugepages {
+        if v28 {
+            if cfg.nr_hugepages != 0 {
+                out.err(
+                    pos("disable_hugepages"),
+                    "disable_hugepages",
+                    "disable_hugepages is true but nr_hugepages is set".into(),
+                    Some("ServerConfigHugepagesDisabledWithNrSet"),
+                    None,
+                );
+            }
+            if real_nvme {
+                out.err(pos("disable_hugepages"), "disable_hugepages", "disable_hugepages is true but engines have NVMe SSDs in bdev_list: SPDK needs hugepages".into(), Some("ServerConfigHugepagesDisabledWithNvmeBdevs"), Some("remove disable_hugepages".into()));
+            } else if any_bdevs {
+                out.warn(
+                    pos("disable_hugepages"),
+                    "disable_hugepages",
+                    "hugepages disabled with emulated bdevs: DAOS 2.8 calls this experimental"
+                        .into(),
+                    None,
+                    None,
+                );
+            }
+        } else if any_bdevs {
+            out.err(pos("disable_hugepages"), "disable_hugepages", format!("disable_hugepages is true but engines have bdevs: DAOS {version} needs hugepages for any bdev class"), Some("ServerConfigHugepagesDisabledWithBdevs"), Some("remove disable_hugepages, or remove the bdev tiers".into()));
+        }
+    }
+
+    // SetEngineAffinities: a non-zero first_core anywhere selects the legacy core
+    // allocation for all engines, and pinned_numa_node is then ignored.
+    let legacy = cfg.engines.iter().any(|e| {
+        e.first_core
+            .is_some_and(|c| !(c == 0 && e.pinned_numa_node.is_some()))
+    });
+    if legacy {
+        for (i, e) in cfg.engines.iter().enumerate() {
+            if e.pinned_numa_node.is_some() && e.first_core.is_none_or(|c| c == 0) {
+                let key = format!("engines[{i}].pinned_numa_node");
+                out.warn(pos(&key), &key, format!("engine {i}: pinned_numa_node is ignored because first_core selects the legacy core allocation"), None, Some("use either first_core or pinned_numa_node in all engines".into()));
+            }
+        }
+    }
+
+    // server_utils.go getEngineNUMANodes (2.8: config.go GetNumaNodes): engines spread
+    // unevenly over NUMA nodes are refused when they have bdevs.
+    if any_bdevs
+        && !(v28 && cfg.allow_numa_imbalance)
+        && cfg.engines.iter().all(|e| e.pinned_numa_node.is_some())
+        && !legacy
+    {
+        let mut per: BTreeMap<i64, usize> = BTreeMap::new();
+        for e in &cfg.engines {
+            *per.entry(e.pinned_numa_node.unwrap_or(0)).or_default() += 1;
+        }
+        let counts: BTreeSet<usize> = per.values().copied().collect();
+        if counts.len() > 1 {
+            let shown: Vec<String> = per.iter().map(|(n, c)| format!("node {n}: {c}")).collect();
+            out.err(
+                pos("engines"),
+                "engines",
+                format!(
+                    "engines are spread unevenly over NUMA nodes ({})",
+                    shown.join(", ")
+                ),
+                Some("ServerConfigEngineNUMAImbalance"),
+                None,
+            );
+        }
+    }
+    out.issues
+}
