@@ -142,8 +142,6 @@ pub(super) fn port_rule(
     }
 }
 
-/// DAOS's validation of `daos_server.yml` (see the module doc for the sources).
-
 /// Hosts named by a list of addresses, ports stripped (`node0:10001` → `node0`).
 pub fn hosts(addrs: &[String]) -> BTreeSet<String> {
     addrs

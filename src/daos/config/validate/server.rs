@@ -10,6 +10,7 @@ use crate::daos::DaosVersion;
 use crate::daos::config::Issue;
 use crate::daos::config::server::{ServerConfig, StorageClass};
 
+/// DAOS's validation of `daos_server.yml` (see the module doc for the sources).
 pub fn validate_server(cfg: &ServerConfig, version: DaosVersion, file: &str) -> Vec<Issue> {
     let mut out = Out {
         file,
