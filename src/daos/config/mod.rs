@@ -68,6 +68,33 @@ impl fmt::Display for Location {
     }
 }
 
+/// When DAOS meets a problem: while loading the file (`parse`: YAML, strict keys, the
+/// checks of `Load`), while validating it before touching hardware (`validate`:
+/// `Validate`, `SetEngineAffinities`, the client `LoadConfig` checks), or only after
+/// `daos_server` started, with the hardware in hand (`start`: hugepages, RAM-disk size,
+/// fabric interfaces, fault-domain callbacks, storage prepare).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DaosStage {
+    /// `yaml.UnmarshalStrict` and the checks of `Load`/`LoadConfig`.
+    Parse,
+    /// The validation DAOS runs before it touches hardware.
+    Validate,
+    /// Only after the daemon started (not seen by `daos_server` before it runs).
+    Start,
+}
+
+impl DaosStage {
+    /// The name used in reports (`parse`, `validate`, `start`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DaosStage::Parse => "parse",
+            DaosStage::Validate => "validate",
+            DaosStage::Start => "start",
+        }
+    }
+}
+
 /// One problem in a configuration file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Issue {
@@ -83,6 +110,8 @@ pub struct Issue {
     pub fault: Option<String>,
     /// How to fix it, when there is one precise edit.
     pub fix: Option<String>,
+    /// When DAOS would meet it.
+    pub stage: DaosStage,
 }
 
 impl fmt::Display for Issue {

@@ -110,6 +110,7 @@ impl<'a> Walker<'a> {
             message,
             fault: None,
             fix,
+            stage: super::DaosStage::Parse,
         });
     }
 

@@ -8,10 +8,7 @@ use crate::daos::config::agent::AgentConfig;
 /// `daos_agent.yml` rules (cmd/daos_agent/config.go `LoadConfig`, plus what the agent
 /// needs at run time: every manual fabric device names an interface).
 pub fn validate_agent(cfg: &AgentConfig, version: DaosVersion, file: &str) -> Vec<Issue> {
-    let mut out = Out {
-        file,
-        issues: Vec::new(),
-    };
+    let mut out = Out::new(file);
     name_rule(&mut out, cfg.name.as_deref(), cfg.name_pos);
     if version >= DaosVersion::V2_6 {
         if cfg.telemetry_retain_set && cfg.telemetry_port.is_none() {

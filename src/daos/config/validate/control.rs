@@ -7,10 +7,7 @@ use crate::daos::config::control::ControlConfig;
 
 /// `daos_control.yml` rules (lib/control/config.go `LoadConfig` and the client checks).
 pub fn validate_control(cfg: &ControlConfig, _version: DaosVersion, file: &str) -> Vec<Issue> {
-    let mut out = Out {
-        file,
-        issues: Vec::new(),
-    };
+    let mut out = Out::new(file);
     name_rule(&mut out, cfg.name.as_deref(), cfg.name_pos);
     port_rule(
         &mut out,

@@ -12,10 +12,7 @@ use crate::daos::config::server::{ServerConfig, StorageClass};
 
 /// DAOS's validation of `daos_server.yml` (see the module doc for the sources).
 pub fn validate_server(cfg: &ServerConfig, version: DaosVersion, file: &str) -> Vec<Issue> {
-    let mut out = Out {
-        file,
-        issues: Vec::new(),
-    };
+    let mut out = Out::new(file);
     let v28 = version >= DaosVersion::V2_8;
     let pos = |k: &str| cfg.pos_of(k);
     let ap_key = cfg.access_points_key.clone().unwrap_or_else(|| {
