@@ -35,6 +35,7 @@ fn judge<T>(what: &str, load: &FileLoad<T>, version: &str) -> Finding {
         FileLoad::Invalid { path, error } => Finding::fail(format!(
             "{what} is not valid YAML: {error}; daos_server {version} would refuse to start"
         ))
+        .detail("daos_stage", "parse")
         .detail("path", path)
         .detail("line", error.line)
         .detail("column", error.column)
@@ -49,38 +50,81 @@ fn judge<T>(what: &str, load: &FileLoad<T>, version: &str) -> Finding {
     }
 }
 
+/// The issues in the order DAOS meets them: load (parse) first, then validation, then
+/// what only the started daemon finds; file order within a stage. DAOS stops at the
+/// first error, so the first one here is the one `daos_server` (or `daos_agent`, `dmg`)
+/// would print; the others show up one by one as each is fixed.
+fn daos_order(issues: &[Issue]) -> Vec<&Issue> {
+    let mut v: Vec<&Issue> = issues.iter().collect();
+    // stable: keeps the loader's file order inside each stage
+    v.sort_by_key(|i| i.stage);
+    v
+}
+
+/// The edit for one issue: its own fix line, else "edit KEY at FILE:LINE:COL".
+fn fix_line(i: &Issue) -> String {
+    let at = i
+        .location
+        .as_ref()
+        .map(|l| format!("{l}: "))
+        .unwrap_or_default();
+    let by_code = match i.fault.as_deref() {
+        // storage/config.go: control_metadata is the MD-on-SSD metadata store
+        Some("code.BdevConfigControlMetadataNoRoles") => Some(
+            "give the engine's nvme tiers bdev_roles (wal, meta, data) for MD-on-SSD, or remove control_metadata",
+        ),
+        _ => None,
+    };
+    match i.fix.as_deref().or(by_code) {
+        Some(f) => format!("{at}{f}"),
+        None if i.key.is_empty() => format!("{at}correct the file: {}", i.message),
+        None => format!("{at}correct {}: {}", i.key, i.message),
+    }
+}
+
+/// An issue line with the stage at which DAOS meets it.
+fn issue_line(i: &Issue) -> String {
+    format!("{i} (DAOS: {})", i.stage.as_str())
+}
+
 fn judge_issues(what: &str, path: &str, issues: &[Issue], version: &str) -> Finding {
-    let errors: Vec<&Issue> = issues
+    let ordered = daos_order(issues);
+    let errors: Vec<&Issue> = ordered
         .iter()
+        .copied()
         .filter(|i| i.severity == Severity::Error)
         .collect();
-    let warnings: Vec<&Issue> = issues
+    let warnings: Vec<&Issue> = ordered
         .iter()
+        .copied()
         .filter(|i| i.severity == Severity::Warning)
         .collect();
-    let lines: Vec<String> = issues.iter().map(|i| i.to_string()).collect();
-    let actions: Vec<String> = issues
-        .iter()
-        .filter_map(|i| {
-            let at = i
-                .location
-                .as_ref()
-                .map(|l| format!("{l}: "))
-                .unwrap_or_default();
-            i.fix.as_ref().map(|f| format!("{at}{f}"))
-        })
-        .collect();
+    let lines: Vec<String> = ordered.iter().map(|i| issue_line(i)).collect();
+    let actions: Vec<String> = ordered.iter().map(|i| fix_line(i)).collect();
     let finding = if let Some(first) = errors.first() {
         let more = if errors.len() > 1 {
-            format!(" (and {} more error(s))", errors.len() - 1)
+            format!(
+                " (and {} more error(s) DAOS reports once this is fixed)",
+                errors.len() - 1
+            )
         } else {
             String::new()
         };
         let mut f = Finding::fail(format!("{first}{more} [{what}, DAOS {version} rules]"));
-        if let Some(code) = errors.iter().find_map(|i| i.fault.as_deref()) {
+        // the code of the error DAOS reports (later ones show in the issue lines)
+        if let Some(code) = first.fault.as_deref() {
             f = f.fault(code);
         }
         f.fix(format!("edit {path}"), &actions, false)
+            .detail("daos_stage", first.stage.as_str())
+            .detail("daos_reports_first", issue_line(first))
+            .detail(
+                "revealed_after_first_fix",
+                errors[1..]
+                    .iter()
+                    .map(|i| issue_line(i))
+                    .collect::<Vec<_>>(),
+            )
     } else if let Some(first) = warnings.first() {
         let mut f = Finding::warn(format!(
             "{what} loads under DAOS {version} rules, but: {first}"
@@ -89,6 +133,7 @@ fn judge_issues(what: &str, path: &str, issues: &[Issue], version: &str) -> Find
             f = f.fault(code);
         }
         f.fix(format!("edit {path}"), &actions, false)
+            .detail("daos_stage", first.stage.as_str())
     } else {
         Finding::pass(format!(
             "{what} passes DAOS {version} parsing and validation rules"

@@ -309,15 +309,50 @@ pub struct Evaluated {
     pub finding: Finding,
 }
 
+/// Host checks that mirror what DAOS only meets after `daos_server` started, with the
+/// hardware in hand (hugepage allocation and sizing, RAM-disk size, core affinity,
+/// fabric interface lookup, NVMe prepare and binding, IOMMU/VFIO, THP in 2.8, the
+/// directories it writes): their findings carry `daos_stage: "start"`, so an admin
+/// knows the daemon would report them late, not when it reads its configuration.
+/// (`config.*` findings carry the stage of their first error instead.)
+pub const START_STAGE_CHECKS: &[&str] = &[
+    "iommu.",
+    "hugepages.",
+    "memory.ramdisk",
+    "memory.available",
+    "cpu.cores",
+    "nvme.",
+    "nic.",
+    "daos.dirs",
+    "daos.user",
+    "limits.memlock",
+];
+
+/// The DAOS stage a host check mirrors, when it mirrors one.
+pub fn daos_stage_of(id: &str) -> Option<&'static str> {
+    START_STAGE_CHECKS
+        .iter()
+        .any(|p| id == *p || (p.ends_with('.') && id.starts_with(p)))
+        .then_some("start")
+}
+
 /// Runs the selected checks.
 pub fn run_all(ctx: &Context, selection: &Selection) -> Vec<Evaluated> {
     registry()
         .iter()
         .filter(|c| selection.selects(c.id()))
-        .map(|c| Evaluated {
-            id: c.id(),
-            title: c.title(),
-            finding: c.run(ctx),
+        .map(|c| {
+            let mut finding = c.run(ctx);
+            if finding.status != Status::Skip
+                && let Some(stage) = daos_stage_of(c.id())
+            {
+                finding = finding.detail("daos_stage", stage);
+            }
+            Evaluated {
+                id: c.id(),
+                title: c.title(),
+                finding,
+            }
         })
         .collect()
 }
@@ -382,6 +417,21 @@ mod tests {
         ids.sort();
         ids.dedup();
         assert_eq!(ids.len(), n);
+    }
+
+    #[test]
+    fn start_time_checks_are_marked() {
+        assert_eq!(daos_stage_of("hugepages.total"), Some("start"));
+        assert_eq!(daos_stage_of("nic.link"), Some("start"));
+        assert_eq!(daos_stage_of("daos.dirs"), Some("start"));
+        assert_eq!(daos_stage_of("config.server"), None);
+        assert_eq!(daos_stage_of("time.sync"), None);
+        for p in START_STAGE_CHECKS {
+            assert!(
+                registry().iter().any(|c| matches(p, c.id())),
+                "{p} names no check"
+            );
+        }
     }
 
     #[test]
