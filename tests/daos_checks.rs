@@ -580,7 +580,7 @@ fn directories_not_writable_by_the_service_user() {
         "daos.dirs",
         "fail",
         &[
-            "control_log_file directory /var/log/daos",
+            "control_log_file directory, engine 0 log_file directory, engine 1 log_file directory /var/log/daos",
             "0555 is not writable by daos_server",
         ],
     );
