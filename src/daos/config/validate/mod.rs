@@ -20,6 +20,7 @@ use crate::daos::DaosVersion;
 mod agent;
 mod control;
 mod engine;
+mod logmask;
 mod multi_engine;
 mod server;
 

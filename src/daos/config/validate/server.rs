@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::engine::validate_engine;
+use super::logmask::validate_engine_logging;
 use super::multi_engine::validate_multi_engine;
 use super::{Out, effective_access_points, name_rule, port_rule};
 use crate::daos::DaosVersion;
@@ -171,6 +172,7 @@ pub fn validate_server(cfg: &ServerConfig, version: DaosVersion, file: &str) -> 
 
     for (i, e) in cfg.engines.iter().enumerate() {
         validate_engine(&mut out, cfg, e, i);
+        validate_engine_logging(&mut out, cfg, e, i);
     }
     if cfg.engines.len() > 1 {
         validate_multi_engine(&mut out, cfg);
