@@ -21,8 +21,11 @@ mod agent;
 mod control;
 mod engine;
 mod logmask;
+mod mdonssd;
 mod multi_engine;
+mod pci;
 mod server;
+mod storage;
 
 pub use agent::validate_agent;
 pub use control::validate_control;
