@@ -207,9 +207,12 @@ impl ServerConfig {
         }
     }
 
-    /// An engine's provider after inheritance from the top level (`FabricConfig.Update`).
+    /// The provider an engine runs with. server/server.go `processFabricProvider` (at
+    /// start, before `Validate`) sets every engine's provider to the top-level one
+    /// (`WithFabricProvider`), so an engine's own `provider:` only counts when the top
+    /// level has none (and then DAOS refuses the file anyway).
     pub fn engine_provider(&self, e: &EngineConfig) -> Option<String> {
-        e.provider.clone().or_else(|| self.provider.clone())
+        self.provider.clone().or_else(|| e.provider.clone())
     }
 
     /// An engine's fabric interface after inheritance.

@@ -17,9 +17,11 @@ use super::yaml::Pos;
 use super::{DEFAULT_CONTROL_PORT, DaosStage, Issue, Location, SYSTEM_NAME_MAX, Severity, host_of};
 use crate::daos::DaosVersion;
 
+mod accel;
 mod agent;
 mod control;
 mod engine;
+mod fabric;
 mod logmask;
 mod mdonssd;
 mod multi_engine;
@@ -119,7 +121,6 @@ impl<'a> Out<'a> {
         self.add(DaosStage::Parse, Severity::Error, pos, key, msg, fault, fix);
     }
     /// An error DAOS only meets after `daos_server` started (hardware in hand).
-    #[allow(dead_code)] // the start-time rules of the families are being marked
     pub(super) fn start_err(
         &mut self,
         pos: Option<Pos>,
@@ -131,7 +132,6 @@ impl<'a> Out<'a> {
         self.add(DaosStage::Start, Severity::Error, pos, key, msg, fault, fix);
     }
     /// A warning about something DAOS only meets after it started.
-    #[allow(dead_code)] // the start-time rules of the families are being marked
     pub(super) fn start_warn(
         &mut self,
         pos: Option<Pos>,

@@ -33,7 +33,7 @@ pub(super) fn validate_multi_engine(out: &mut Out, cfg: &ServerConfig, version: 
             };
             for (j, other_iface, lo, hi) in &ports {
                 if *other_iface == iface && port <= *hi && port + width >= *lo {
-                    out.err(pos("fabric_iface_port"), &key("fabric_iface_port"), format!("engine {i} ports {port}-{} on {iface} overlap engine {j} ports {lo}-{hi}", port + width), None, Some(format!("space the fabric_iface_port of engines on {iface} at least 4 apart")));
+                    out.start_err(pos("fabric_iface_port"), &key("fabric_iface_port"), format!("engine {i} ports {port}-{} on {iface} overlap engine {j} ports {lo}-{hi}: DAOS loads the file, the second engine fails to bind at start", port + width), None, Some(format!("space the fabric_iface_port of engines on {iface} at least 4 apart")));
                 }
             }
             ports.push((i, iface, port, port + width));
