@@ -1025,7 +1025,6 @@ fn apply(base: &str, edits: &[(&str, &str)], name: &str, rel: &str) -> String {
 }
 
 #[test]
-#[ignore = "rule families still being added (issue 11): run with --ignored"]
 fn server_rule_families_agree_with_daos() {
     let tmp = std::env::temp_dir().join(format!("daos-srvrules-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).unwrap();

@@ -21,6 +21,7 @@ mod accel;
 mod agent;
 mod control;
 mod engine;
+mod engine_env;
 mod fabric;
 mod logmask;
 mod mdonssd;

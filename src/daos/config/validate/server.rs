@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::accel::validate_accel;
 use super::engine::validate_engine;
+use super::engine_env::validate_engine_env;
 use super::fabric::split_multi;
 use super::logmask::validate_engine_logging;
 use super::multi_engine::validate_multi_engine;
@@ -203,6 +204,9 @@ pub fn validate_server(cfg: &ServerConfig, version: DaosVersion, file: &str) -> 
         validate_engine(&mut out, cfg, e, i);
         validate_storage(&mut out, cfg, version, e, i);
         validate_engine_logging(&mut out, cfg, e, i);
+        if v28 {
+            validate_engine_env(&mut out, cfg, e, i);
+        }
     }
     if cfg.engines.len() > 1 {
         validate_multi_engine(&mut out, cfg, version);
