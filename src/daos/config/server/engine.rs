@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::storage::{StorageClass, StorageTier, parse_class, parse_tier};
 use super::transport::FABRIC_KEYS;
+use super::typed::{Ty, U32, UINT, ints, typed_section, uint};
 use crate::daos::DaosVersion::{V2_0, V2_2, V2_4, V2_6, V2_8};
 use crate::daos::config::walk::{Walker, join};
 use crate::daos::config::yaml::{Node, Pos};
@@ -80,6 +81,21 @@ pub struct EngineConfig {
     pub env_vars: Vec<String>,
     /// `storage` tiers (for ≤2.2 flat keys, the tiers they describe).
     pub storage: Vec<StorageTier>,
+    /// `secondary_provider_endpoints` (2.6+): CaRT contexts per secondary provider.
+    pub secondary_provider_endpoints: Vec<i64>,
+    /// `acceleration` (2.4+).
+    pub acceleration: Option<Acceleration>,
+}
+
+/// An engine's `acceleration:` section (storage/config.go `AccelProps`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Acceleration {
+    /// Where the section is.
+    pub pos: Pos,
+    /// `engine`; `None` when not given (DAOS then uses `none`).
+    pub engine: Option<String>,
+    /// `options`, as written.
+    pub options: Vec<String>,
 }
 
 impl EngineConfig {
@@ -152,7 +168,8 @@ pub(super) fn parse_engine(w: &mut Walker, node: &Node, path: &str) -> EngineCon
             "targets" => e.targets = w.int(v, &p).unwrap_or(0),
             "nr_xs_helpers" => e.nr_xs_helpers = w.int(v, &p).unwrap_or(0),
             "first_core" => e.first_core = w.int(v, &p),
-            "pinned_numa_node" => e.pinned_numa_node = w.int(v, &p),
+            // *uint in engine/config.go
+            "pinned_numa_node" => e.pinned_numa_node = uint(w, v, &p, UINT),
             "provider" => e.provider = w.string(v, &p),
             "fabric_iface" => e.fabric_iface = w.string(v, &p),
             "fabric_iface_port" => e.fabric_iface_port = w.int(v, &p),
@@ -177,10 +194,49 @@ pub(super) fn parse_engine(w: &mut Walker, node: &Node, path: &str) -> EngineCon
                     e.storage.push(tier);
                 }
             }
-            "acceleration" => w.section_keys(v, &p, ACCEL_KEYS),
-            "spdk_rpc_server" => w.section_keys(v, &p, RPC_KEYS),
-            "bdev_auto_faulty" => w.section_keys(v, &p, AUTO_FAULTY_KEYS),
-            "spdk_iobuf" => w.section_keys(v, &p, IOBUF_KEYS),
+            "acceleration" => e.acceleration = parse_accel(w, v, &p),
+            "spdk_rpc_server" => typed_section(
+                w,
+                v,
+                &p,
+                RPC_KEYS,
+                &[("enable", Ty::Bool), ("sock_addr", Ty::Str)],
+            ),
+            "bdev_auto_faulty" => typed_section(
+                w,
+                v,
+                &p,
+                AUTO_FAULTY_KEYS,
+                &[
+                    ("enable", Ty::Bool),
+                    ("max_io_errs", Ty::Uint(U32)),
+                    ("max_csum_errs", Ty::Uint(U32)),
+                ],
+            ),
+            "spdk_iobuf" => typed_section(
+                w,
+                v,
+                &p,
+                IOBUF_KEYS,
+                &[
+                    ("small_pool_count", Ty::Uint(U32)),
+                    ("large_pool_count", Ty::Uint(U32)),
+                ],
+            ),
+            "secondary_provider_endpoints" => e.secondary_provider_endpoints = ints(w, v, &p),
+            // engine/config.go FabricConfig: crt_timeout uint32, the rest bool / string
+            "crt_timeout" => {
+                let _ = uint(w, v, &p, U32);
+            }
+            "bypass_health_chk" | "disable_srx" | "crt_ctx_share_addr" => {
+                let _ = w.bool(v, &p);
+            }
+            "fabric_auth_key" => {
+                let _ = w.string(v, &p);
+            }
+            "rank" => {
+                let _ = uint(w, v, &p, u64::from(u32::MAX));
+            }
             "scm_class" => {
                 legacy.scm.class = parse_class(w, v, &p);
                 legacy.scm_set = true;
@@ -190,7 +246,7 @@ pub(super) fn parse_engine(w: &mut Walker, node: &Node, path: &str) -> EngineCon
                 legacy.scm_set = true;
             }
             "scm_list" => legacy.scm.scm_list = w.strings(v, &p),
-            "scm_size" => legacy.scm.scm_size = w.int(v, &p),
+            "scm_size" => legacy.scm.scm_size = uint(w, v, &p, UINT),
             "bdev_class" => {
                 legacy.bdev.class = parse_class(w, v, &p);
                 legacy.bdev_set = true;
@@ -202,9 +258,7 @@ pub(super) fn parse_engine(w: &mut Walker, node: &Node, path: &str) -> EngineCon
             "bdev_size" => legacy.bdev.bdev_size = w.int(v, &p),
             "bdev_number" => legacy.bdev.bdev_number = w.int(v, &p),
             "bdev_busid_range" => legacy.bdev.bdev_busid_range = w.string(v, &p),
-            _ => {
-                // crt_timeout, bypass_health_chk, rank ...: accepted, not modelled
-            }
+            _ => {}
         }
     }
     if e.storage.is_empty() && (legacy.scm_set || legacy.bdev_set) {
@@ -218,4 +272,29 @@ pub(super) fn parse_engine(w: &mut Walker, node: &Node, path: &str) -> EngineCon
         }
     }
     e
+}
+
+/// `acceleration:` (storage/config.go `AccelProps`): the values are judged by
+/// validate/accel.rs.
+fn parse_accel(w: &mut Walker, v: &Node, p: &str) -> Option<Acceleration> {
+    if v.is_null() {
+        return None;
+    }
+    w.positions.insert(p.to_string(), v.pos);
+    let mut a = Acceleration {
+        pos: v.pos,
+        ..Default::default()
+    };
+    for (name, k, v2) in w.entries(v, p) {
+        if !w.known(ACCEL_KEYS, name) {
+            w.unknown_key(k, name, p, ACCEL_KEYS, &[]);
+            continue;
+        }
+        let p2 = join(p, name);
+        match name {
+            "engine" => a.engine = w.string(v2, &p2).or(Some(String::new())),
+            _ => a.options = w.strings(v2, &p2),
+        }
+    }
+    Some(a)
 }

@@ -26,9 +26,10 @@ mod storage;
 #[cfg(test)]
 mod tests;
 mod transport;
+mod typed;
 
-pub use engine::EngineConfig;
 use engine::parse_engine;
+pub use engine::{Acceleration, EngineConfig};
 pub use storage::{StorageClass, StorageTier};
 use transport::{FABRIC_KEYS, parse_transport};
 pub(crate) use transport::{TRANSPORT_KEYS, transport};
@@ -169,6 +170,14 @@ pub struct ServerConfig {
     pub control_metadata: Option<ControlMetadata>,
     /// `control_iface` (2.8).
     pub control_iface: Option<String>,
+    /// `secondary_provider_endpoints` (top level, inherited by engines that set none).
+    pub secondary_provider_endpoints: Vec<i64>,
+    /// `engine_auto_restart_min_delay` (2.8), seconds.
+    pub engine_auto_restart_min_delay: Option<i64>,
+    /// `fault_path`: this server's fault domain (`/rack0/node1`).
+    pub fault_path: Option<String>,
+    /// `fault_cb`: a script printing the fault domain.
+    pub fault_cb: Option<String>,
     /// Position of every value read, by key path (`engines[0].targets`).
     pub positions: BTreeMap<String, Pos>,
 }
@@ -198,9 +207,12 @@ impl ServerConfig {
         }
     }
 
-    /// An engine's provider after inheritance from the top level (`FabricConfig.Update`).
+    /// The provider an engine runs with. server/server.go `processFabricProvider` (at
+    /// start, before `Validate`) sets every engine's provider to the top-level one
+    /// (`WithFabricProvider`), so an engine's own `provider:` only counts when the top
+    /// level has none (and then DAOS refuses the file anyway).
     pub fn engine_provider(&self, e: &EngineConfig) -> Option<String> {
-        e.provider.clone().or_else(|| self.provider.clone())
+        self.provider.clone().or_else(|| e.provider.clone())
     }
 
     /// An engine's fabric interface after inheritance.
@@ -325,12 +337,22 @@ pub fn parse_server(
             | "disable_srx" => {
                 let _ = w.bool(v, &p);
             }
-            "core_dump_filter" | "engine_auto_restart_min_delay" | "crt_timeout" => {
-                let _ = w.int(v, &p);
+            // server.go: core_dump_filter uint8, crt_timeout uint32 (FabricConfig)
+            "core_dump_filter" => {
+                let _ = typed::uint(&mut w, v, &p, u64::from(u8::MAX));
             }
-            "client_env_vars" | "secondary_provider_endpoints" => {
+            "crt_timeout" => {
+                let _ = typed::uint(&mut w, v, &p, typed::U32);
+            }
+            "engine_auto_restart_min_delay" => cfg.engine_auto_restart_min_delay = w.int(v, &p),
+            "client_env_vars" => {
                 let _ = w.strings(v, &p);
             }
+            "secondary_provider_endpoints" => {
+                cfg.secondary_provider_endpoints = typed::ints(&mut w, v, &p)
+            }
+            "fault_path" => cfg.fault_path = w.string(v, &p),
+            "fault_cb" => cfg.fault_cb = w.string(v, &p),
             _ => {
                 let _ = w.string(v, &p);
             }

@@ -95,14 +95,35 @@ pub struct StorageTier {
     pub bdev_busid_range: Option<String>,
     /// `bdev_roles` (2.4+): `wal`, `meta`, `data` (MD-on-SSD).
     pub bdev_roles: Vec<String>,
+    /// `scm_hugepages_disabled` was written (2.8 compares its presence across engines).
+    pub scm_hugepages_set: bool,
 }
 
 impl StorageTier {
     /// True for a tier with the `meta` role (MD-on-SSD).
     pub fn has_meta_role(&self) -> bool {
-        self.bdev_roles
-            .iter()
-            .any(|r| r.eq_ignore_ascii_case("meta"))
+        self.roles().contains(&"meta")
+    }
+
+    /// The roles DAOS reads from `bdev_roles` (storage/config.go `OptionBits.fromStrings`):
+    /// `wal`, `meta`, `data` spelled in lower case; empty entries are skipped and `na` (any
+    /// case) ends the list. Unknown names are refused at load (validate/mdonssd.rs).
+    pub fn roles(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        for r in &self.bdev_roles {
+            if r.is_empty() {
+                continue;
+            }
+            if r.eq_ignore_ascii_case("na") {
+                break;
+            }
+            if let Some(k) = ["wal", "meta", "data"].into_iter().find(|k| k == r)
+                && !out.contains(&k)
+            {
+                out.push(k);
+            }
+        }
+        out
     }
 }
 
@@ -143,32 +164,19 @@ pub(super) fn parse_tier(w: &mut Walker, node: &Node, path: &str) -> StorageTier
         match name {
             "class" => t.class = parse_class(w, v, &p),
             "scm_mount" => t.scm_mount = w.string(v, &p),
-            "scm_size" => t.scm_size = w.int(v, &p),
+            // ScmConfig.RamdiskSize is a uint
+            "scm_size" => t.scm_size = super::typed::uint(w, v, &p, super::typed::UINT),
             "scm_list" => t.scm_list = w.strings(v, &p),
-            "scm_hugepages_disabled" => t.scm_hugepages_disabled = w.bool(v, &p),
+            "scm_hugepages_disabled" => {
+                t.scm_hugepages_disabled = w.bool(v, &p);
+                t.scm_hugepages_set = !v.is_null();
+            }
             "bdev_list" => t.bdev_list = w.strings(v, &p),
             "bdev_size" => t.bdev_size = w.int(v, &p),
             "bdev_number" => t.bdev_number = w.int(v, &p),
             "bdev_busid_range" => t.bdev_busid_range = w.string(v, &p),
-            "bdev_roles" => {
-                t.bdev_roles = w.strings(v, &p);
-                for (i, r) in t.bdev_roles.iter().enumerate() {
-                    let lower = r.to_ascii_lowercase();
-                    if !["wal", "meta", "data", "none"].contains(&lower.as_str()) {
-                        let pos = w
-                            .positions
-                            .get(&format!("{p}[{i}]"))
-                            .copied()
-                            .unwrap_or(v.pos);
-                        // storage/faults.go FaultBdevConfigOptFlagUnknown
-                        w.error(
-                            pos,
-                            &p,
-                            format!("unknown bdev role {r:?} (valid: wal, meta, data)"),
-                        );
-                    }
-                }
-            }
+            // judged by validate/mdonssd.rs (BdevRoles.UnmarshalYAML)
+            "bdev_roles" => t.bdev_roles = w.strings(v, &p),
             _ => {}
         }
     }

@@ -17,11 +17,18 @@ use super::yaml::Pos;
 use super::{DEFAULT_CONTROL_PORT, DaosStage, Issue, Location, SYSTEM_NAME_MAX, Severity, host_of};
 use crate::daos::DaosVersion;
 
+mod accel;
 mod agent;
 mod control;
 mod engine;
+mod engine_env;
+mod fabric;
+mod logmask;
+mod mdonssd;
 mod multi_engine;
+mod pci;
 mod server;
+mod storage;
 
 pub use agent::validate_agent;
 pub use control::validate_control;
@@ -115,7 +122,6 @@ impl<'a> Out<'a> {
         self.add(DaosStage::Parse, Severity::Error, pos, key, msg, fault, fix);
     }
     /// An error DAOS only meets after `daos_server` started (hardware in hand).
-    #[allow(dead_code)] // the start-time rules of the families are being marked
     pub(super) fn start_err(
         &mut self,
         pos: Option<Pos>,
@@ -127,7 +133,6 @@ impl<'a> Out<'a> {
         self.add(DaosStage::Start, Severity::Error, pos, key, msg, fault, fix);
     }
     /// A warning about something DAOS only meets after it started.
-    #[allow(dead_code)] // the start-time rules of the families are being marked
     pub(super) fn start_warn(
         &mut self,
         pos: Option<Pos>,
