@@ -139,6 +139,39 @@ fn misspell(key: &str, rng: &mut Rng) -> String {
     }
 }
 
+/// The annotated example files (everything commented out) get edited by uncommenting
+/// some of their top-level settings, as an admin does: `#name: x` and its `#  ...` block.
+fn uncomment(lines: &[&str], rng: &mut Rng) -> Option<(String, String)> {
+    let tops: Vec<usize> = (0..lines.len())
+        .filter(|&i| {
+            let l = lines[i];
+            l.strip_prefix('#').is_some_and(|r| {
+                r.starts_with(|c: char| c.is_ascii_lowercase()) && split_key(r).is_some()
+            })
+        })
+        .collect();
+    if tops.is_empty() {
+        return None;
+    }
+    let mut out: Vec<String> = lines.iter().map(|s| s.to_string()).collect();
+    let mut names = Vec::new();
+    for (n, &t) in tops.iter().enumerate() {
+        if rng.below(2) == 0 && !(names.is_empty() && n == tops.len() - 1) {
+            continue;
+        }
+        names.push(split_key(&lines[t][1..]).unwrap().1.to_string());
+        out[t] = lines[t][1..].to_string();
+        let mut j = t + 1;
+        while j < lines.len() && (lines[j].starts_with("#  ") || lines[j].starts_with("#-")) {
+            out[j] = lines[j][1..].to_string();
+            j += 1;
+        }
+    }
+    let mut s = out.join("\n");
+    s.push('\n');
+    Some((s, format!("uncomment {}", names.join(","))))
+}
+
 /// One mutated copy of `text` and a label of what was done.
 pub fn mutate(text: &str, rng: &mut Rng) -> (String, String) {
     let lines: Vec<&str> = text.lines().collect();
@@ -146,6 +179,16 @@ pub fn mutate(text: &str, rng: &mut Rng) -> (String, String) {
         .filter(|&i| split_key(lines[i]).is_some())
         .collect();
     let op = rng.below(20);
+    if keyed.is_empty()
+        && rng.below(8) != 0
+        && let Some((t, l)) = uncomment(&lines, rng)
+    {
+        if rng.below(2) == 0 {
+            return (t, l);
+        }
+        let (t2, l2) = mutate(&t, rng);
+        return (t2, format!("{l}; {l2}"));
+    }
     if keyed.is_empty() || op == 19 && rng.below(6) == 0 {
         return match rng.below(4) {
             0 => (String::new(), "empty file".into()),

@@ -85,8 +85,12 @@ pub struct AgentConfig {
     pub telemetry_port: Option<i64>,
     /// `telemetry_enabled` (2.6+).
     pub telemetry_enabled: bool,
-    /// Whether `telemetry_retain` was set (2.6+).
+    /// Whether `telemetry_retain` was set to a positive duration (2.6+).
     pub telemetry_retain_set: bool,
+    /// Whether `telemetry_enabled_procs` / `telemetry_disabled_procs` were set (2.8).
+    pub telemetry_procs_set: (bool, bool),
+    /// `exclude_fabric_ifaces` / `include_fabric_ifaces` are non-empty (2.8: not both).
+    pub fabric_iface_filters: (bool, bool),
     /// Where `name` is in the file.
     pub name_pos: Option<Pos>,
 }
@@ -123,7 +127,12 @@ pub fn parse_agent(
         }
         match name {
             "name" => {
-                cfg.name = w.string(v, &p);
+                // a null value zeroes the field in go-yaml v2: the name becomes ""
+                cfg.name = if v.is_null() {
+                    Some(String::new())
+                } else {
+                    w.string(v, &p)
+                };
                 cfg.name_pos = Some(v.pos);
             }
             "access_points" => {
@@ -137,17 +146,34 @@ pub fn parse_agent(
             "transport_config" => cfg.transport = transport(&mut w, v, &p),
             "telemetry_port" => cfg.telemetry_port = w.int(v, &p),
             "telemetry_enabled" => cfg.telemetry_enabled = w.bool(v, &p).unwrap_or(false),
-            "telemetry_retain" => cfg.telemetry_retain_set = w.string(v, &p).is_some(),
+            "telemetry_retain" => {
+                cfg.telemetry_retain_set = duration(&mut w, v, &p).is_some_and(|ns| ns > 0)
+            }
+            "telemetry_enabled_procs" => cfg.telemetry_procs_set.0 = w.string(v, &p).is_some(),
+            "telemetry_disabled_procs" => cfg.telemetry_procs_set.1 = w.string(v, &p).is_some(),
+            "cache_expiration" => {
+                // refreshMinutes: an unsigned number of minutes (config.go)
+                if let Some(m) = w.int(v, &p)
+                    && m < 0
+                {
+                    w.error(
+                        v.pos,
+                        &p,
+                        format!("{p} is {m}: it is a number of minutes, 0 or more"),
+                    );
+                }
+            }
             "disable_caching" | "disable_auto_evict" | "enable_evict_on_start" => {
                 let _ = w.bool(v, &p);
             }
-            "exclude_fabric_ifaces" | "include_fabric_ifaces" => {
-                let _ = w.strings(v, &p);
-            }
+            "exclude_fabric_ifaces" => cfg.fabric_iface_filters.0 = !w.strings(v, &p).is_empty(),
+            "include_fabric_ifaces" => cfg.fabric_iface_filters.1 = !w.strings(v, &p).is_empty(),
             "credential_config" => {
-                for (n2, k2, _v2) in w.entries(v, &p) {
+                for (n2, k2, v2) in w.entries(v, &p) {
                     if !w.known(CREDENTIAL_KEYS, n2) {
                         w.unknown_key(k2, n2, &p, CREDENTIAL_KEYS, &[]);
+                    } else if n2 == "cache_expiration" {
+                        let _ = duration(&mut w, v2, &join(&p, n2));
                     }
                 }
             }
@@ -205,6 +231,90 @@ pub fn parse_agent(
         config: cfg,
         issues,
     })
+}
+
+/// A Go `time.Duration` as go-yaml v2 decodes one: a plain number is nanoseconds, a
+/// string goes through `time.ParseDuration` (`90s`, `1h30m`, `1.5m`). Null is 0.
+fn duration(w: &mut Walker, v: &super::yaml::Node, p: &str) -> Option<i64> {
+    use super::yaml::NodeKind;
+    if v.is_null() {
+        return Some(0);
+    }
+    let parsed = match &v.kind {
+        NodeKind::Scalar { value, plain } => {
+            let number = if *plain {
+                super::walk::parse_int(value)
+            } else {
+                None
+            };
+            // a plain float goes into the int64 truncated, as go-yaml v2 does
+            let float = (*plain
+                && value
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || ".eE+-".contains(c)))
+            .then(|| value.parse::<f64>().ok())
+            .flatten()
+            .filter(|f| f.is_finite())
+            .map(|f| f as i64);
+            number.or(float).or_else(|| go_duration(value))
+        }
+        _ => None,
+    };
+    if parsed.is_none() {
+        let shown = v.as_scalar().unwrap_or("a list or mapping");
+        w.error(
+            v.pos,
+            p,
+            format!(
+                "{p} is {shown:?}: DAOS reads a duration, a number with a unit (ns, us, ms, s, m, h), e.g. 30s or 5m"
+            ),
+        );
+    }
+    parsed
+}
+
+/// Go's `time.ParseDuration`: `[-+]` then one or more `<decimal><unit>`; `0` alone.
+fn go_duration(s: &str) -> Option<i64> {
+    let (neg, mut rest) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    if rest == "0" {
+        return Some(0);
+    }
+    if rest.is_empty() {
+        return None;
+    }
+    let mut total = 0f64;
+    while !rest.is_empty() {
+        let n = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let num = &rest[..n];
+        if num.is_empty() || num == "." || num.matches('.').count() > 1 {
+            return None;
+        }
+        let value: f64 = num.parse().ok()?;
+        rest = &rest[n..];
+        let u = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let scale = match &rest[..u] {
+            "ns" => 1.0,
+            "us" | "µs" | "μs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return None,
+        };
+        rest = &rest[u..];
+        total += value * scale;
+    }
+    if total > i64::MAX as f64 {
+        return None;
+    }
+    Some(if neg { -(total as i64) } else { total as i64 })
 }
 
 #[cfg(test)]

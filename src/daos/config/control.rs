@@ -49,6 +49,17 @@ pub fn parse_control(
 ) -> Result<Parsed<ControlConfig>, ConfigError> {
     let mut w = Walker::new(file_name, version);
     let mut cfg = ControlConfig::default();
+    // lib/control/config.go LoadConfig refuses a file of zero bytes before parsing (a
+    // file of comments or blank lines loads: the defaults apply)
+    if text.is_empty() {
+        w.push(
+            super::Severity::Error,
+            Some(Pos { line: 1, column: 1 }),
+            "",
+            "the file is empty (0 bytes): dmg refuses an empty daos_control.yml".into(),
+            Some("write at least `name:`, `port:` and `hostlist:`, or remove the file to use dmg's defaults".into()),
+        );
+    }
     let Some(root) = parse_root(text, file_name)? else {
         return Ok(Parsed {
             config: cfg,
@@ -63,7 +74,12 @@ pub fn parse_control(
         }
         match name {
             "name" => {
-                cfg.name = w.string(v, &p);
+                // a null value zeroes the field in go-yaml v2: the name becomes ""
+                cfg.name = if v.is_null() {
+                    Some(String::new())
+                } else {
+                    w.string(v, &p)
+                };
                 cfg.name_pos = Some(v.pos);
             }
             "port" => cfg.port = w.int(v, &p),

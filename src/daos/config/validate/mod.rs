@@ -23,6 +23,7 @@ mod control;
 mod engine;
 mod engine_env;
 mod fabric;
+pub mod hostlist;
 mod logmask;
 mod mdonssd;
 mod multi_engine;
@@ -190,28 +191,6 @@ pub(super) fn name_rule(out: &mut Out, name: Option<&str>, pos: Option<Pos>) {
             None,
             Some("shorten the system name, identically in daos_server.yml, daos_agent.yml and daos_control.yml".into()),
         );
-    }
-}
-
-pub(super) fn port_rule(
-    out: &mut Out,
-    key: &str,
-    port: Option<i64>,
-    pos: Option<Pos>,
-    fault: Option<&str>,
-    allow_zero: bool,
-) {
-    if let Some(p) = port {
-        let bad = if allow_zero { p < 0 } else { p <= 0 } || p > 65535;
-        if bad {
-            out.err(
-                pos,
-                key,
-                format!("{key} {p} is not a valid TCP port (1-65535)"),
-                fault,
-                None,
-            );
-        }
     }
 }
 
