@@ -100,6 +100,7 @@ fn each_broken_variant_fails_its_rule_naming_the_host() {
         ("agent-nonserver", "system.agents", "warn", "node3"),
         ("control-nonserver", "system.control", "fail", "node2"),
         ("mixed-provider", "system.provider", "fail", "node1"),
+        ("verbs-agent", "system.provider", "fail", "node2"),
         ("tls-mixed", "system.security", "fail", "node0"),
     ];
     for (variant, id, status, host) in cases {

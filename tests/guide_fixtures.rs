@@ -33,6 +33,7 @@ const VARIANTS: &[&str] = &[
     "agent-nonserver",
     "control-nonserver",
     "mixed-provider",
+    "verbs-agent",
     "tls-mixed",
     "ap-differ",
     "ap-even",
@@ -53,6 +54,15 @@ fn changed(variant: &str) -> Vec<(&'static str, &'static str, Value)> {
                 json!("ofi+verbs;ofi_rxm"),
             ),
         ],
+        "verbs-agent" => ["node0", "node1"]
+            .into_iter()
+            .flat_map(|n| {
+                [
+                    (n, "/server/provider", json!("ofi+verbs;ofi_rxm")),
+                    (n, "/server/engines/0/provider", json!("ofi+verbs;ofi_rxm")),
+                ]
+            })
+            .collect(),
         "tls-mixed" => vec![("node0", "/server/transport/allow_insecure", json!(false))],
         "ap-differ" => vec![("node1", "/server/access_points", json!(["node1"]))],
         "ap-even" => vec![

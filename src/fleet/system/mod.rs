@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::checks::Status;
 use crate::daos::config::{expand_hostlist, host_of};
@@ -110,8 +110,73 @@ pub struct SysClient {
     pub servers: Vec<Str>,
     /// Security.
     pub security: Security,
-    /// Agent fabric interfaces.
-    pub ifaces: Vec<Str>,
+    /// Agent `fabric_ifaces[].devices[]`, in file order.
+    pub ifaces: Vec<AgentDevice>,
+}
+
+/// One agent `fabric_ifaces[].devices[]` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentDevice {
+    /// `iface`.
+    pub iface: Str,
+    /// `domain` (None: not written, the agent then hands out the iface name).
+    pub domain: Option<Str>,
+}
+
+/// The agent's `fabric_ifaces` with their domains, read from the report's bytes: the
+/// slim report ([`super::record::SlimAgentDev`]) keeps only `iface`. Parsed again only
+/// for the (few) reports whose agent lists fabric_ifaces.
+// TODO(record.rs owner): move `domain` into SlimAgentDev and drop this second parse.
+#[derive(Debug, Default, Deserialize)]
+struct AgentFabric {
+    #[serde(default)]
+    daos: Option<AgentFabricDaos>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct AgentFabricDaos {
+    #[serde(default)]
+    agent: Option<AgentFabricAgent>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct AgentFabricAgent {
+    #[serde(default)]
+    fabric_ifaces: Option<Vec<AgentFabricNuma>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct AgentFabricNuma {
+    #[serde(default)]
+    devices: Vec<AgentFabricDev>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct AgentFabricDev {
+    #[serde(default)]
+    iface: Option<String>,
+    #[serde(default)]
+    domain: Option<String>,
+}
+
+/// The agent devices of `bytes` (a report), empty when unreadable.
+fn agent_devices(bytes: &[u8], st: &mut Strings) -> Vec<AgentDevice> {
+    let Ok(r) = serde_json::from_slice::<AgentFabric>(bytes) else {
+        return Vec::new();
+    };
+    r.daos
+        .and_then(|d| d.agent)
+        .and_then(|a| a.fabric_ifaces)
+        .into_iter()
+        .flatten()
+        .flat_map(|n| n.devices)
+        .filter_map(|d| {
+            Some(AgentDevice {
+                iface: st.get(d.iface.as_deref()?),
+                domain: d.domain.as_deref().map(|x| st.get(x)),
+            })
+        })
+        .collect()
 }
 
 /// What the system rules keep of one host.
@@ -156,8 +221,13 @@ fn security(t: &Option<super::record::SlimTransport>, st: &mut Strings) -> Secur
 }
 
 impl SysHost {
-    /// Reduces a report to what the system rules need.
-    pub fn from_report(name: &str, r: &super::record::SlimReport, st: &mut Strings) -> Self {
+    /// Reduces a report (`r`, parsed from `bytes`) to what the system rules need.
+    pub fn from_report(
+        name: &str,
+        r: &super::record::SlimReport,
+        bytes: &[u8],
+        st: &mut Strings,
+    ) -> Self {
         let mut names: Vec<Str> = Vec::new();
         let mut add = |n: &str, st: &mut Strings| {
             let l = n.trim().to_ascii_lowercase();
@@ -228,15 +298,20 @@ impl SysHost {
             port: c.port.unwrap_or(10001),
             servers: list.iter().flatten().map(|a| st.get(a)).collect(),
             security: security(&c.transport, st),
-            ifaces: c
+            ifaces: Vec::new(),
+        };
+        h.agent = d.agent.as_ref().map(|a| {
+            let mut c = client(a, &a.access_points, st);
+            let listed = a
                 .fabric_ifaces
                 .iter()
                 .flatten()
-                .flat_map(|f| f.devices.iter().filter_map(|d| d.iface.as_deref()))
-                .map(|i| st.get(i))
-                .collect(),
-        };
-        h.agent = d.agent.as_ref().map(|a| client(a, &a.access_points, st));
+                .any(|f| !f.devices.is_empty());
+            if listed {
+                c.ifaces = agent_devices(bytes, st);
+            }
+            c
+        });
         h.control = d.control.as_ref().map(|c| client(c, &c.hostlist, st));
         h
     }
