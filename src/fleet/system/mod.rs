@@ -416,5 +416,20 @@ pub fn explain(id: &str) -> Option<&'static str> {
     RULES.iter().find(|(i, _)| *i == id).map(|(_, e)| *e)
 }
 
+/// One-line title of a system rule (for `list` and `explain`).
+pub fn title(id: &str) -> &'static str {
+    match id {
+        "system.name" => "One system name on every server, agent and dmg host",
+        "system.access-points" => "The servers agree on one odd access-point list of servers",
+        "system.agents" => "Agents' access points are servers of the fleet",
+        "system.control" => "dmg's hostlist names servers of the fleet",
+        "system.provider" => "One fabric provider; agents' fabric_ifaces fit it",
+        "system.version" => "One DAOS version and rules profile on every node",
+        "system.security" => "All insecure, or all secure with one CA",
+        "system.time" => "Clocks synchronised and within the HLC tolerance",
+        _ => "System rule judged by fleet",
+    }
+}
+
 #[cfg(test)]
 mod tests;
