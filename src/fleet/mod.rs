@@ -214,7 +214,7 @@ impl Merger {
             .map(|c| (self.checks.id(&c.id), c.status))
             .collect();
         let facts = self.drift_facts(&r);
-        let sys = system::SysHost::from_report(&name, &r, bytes, &mut self.strings);
+        let sys = system::SysHost::from_report(&name, &r, &mut self.strings);
         let rec = HostRecord {
             name: name.clone(),
             source: where_,

@@ -15,16 +15,16 @@
 use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::checks::Status;
-use crate::daos::config::{expand_hostlist, host_of};
 
 mod access_points;
 mod clients;
 mod common;
 mod name;
 mod provider;
+mod resolve;
 mod security;
 mod time;
 mod version;
@@ -44,11 +44,12 @@ pub const RULES: &[(&str, &str)] = &[
 /// Runs every rule, in [`RULES`] order; `missing` receives the servers named but not
 /// reported.
 fn all(hosts: &[SysHost], missing: &mut dyn FnMut(&str)) -> Vec<Finding> {
+    let mut r = resolve::Resolver::new(hosts);
     vec![
         name::judge(hosts),
-        access_points::judge(hosts, missing),
-        clients::judge(hosts, missing, true),
-        clients::judge(hosts, missing, false),
+        access_points::judge(&mut r, missing),
+        clients::judge(&mut r, missing, true),
+        clients::judge(&mut r, missing, false),
         provider::judge(hosts),
         version::judge(hosts),
         security::judge(hosts),
@@ -123,62 +124,6 @@ pub struct AgentDevice {
     pub domain: Option<Str>,
 }
 
-/// The agent's `fabric_ifaces` with their domains, read from the report's bytes: the
-/// slim report ([`super::record::SlimAgentDev`]) keeps only `iface`. Parsed again only
-/// for the (few) reports whose agent lists fabric_ifaces.
-// TODO(record.rs owner): move `domain` into SlimAgentDev and drop this second parse.
-#[derive(Debug, Default, Deserialize)]
-struct AgentFabric {
-    #[serde(default)]
-    daos: Option<AgentFabricDaos>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct AgentFabricDaos {
-    #[serde(default)]
-    agent: Option<AgentFabricAgent>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct AgentFabricAgent {
-    #[serde(default)]
-    fabric_ifaces: Option<Vec<AgentFabricNuma>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct AgentFabricNuma {
-    #[serde(default)]
-    devices: Vec<AgentFabricDev>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct AgentFabricDev {
-    #[serde(default)]
-    iface: Option<String>,
-    #[serde(default)]
-    domain: Option<String>,
-}
-
-/// The agent devices of `bytes` (a report), empty when unreadable.
-fn agent_devices(bytes: &[u8], st: &mut Strings) -> Vec<AgentDevice> {
-    let Ok(r) = serde_json::from_slice::<AgentFabric>(bytes) else {
-        return Vec::new();
-    };
-    r.daos
-        .and_then(|d| d.agent)
-        .and_then(|a| a.fabric_ifaces)
-        .into_iter()
-        .flatten()
-        .flat_map(|n| n.devices)
-        .filter_map(|d| {
-            Some(AgentDevice {
-                iface: st.get(d.iface.as_deref()?),
-                domain: d.domain.as_deref().map(|x| st.get(x)),
-            })
-        })
-        .collect()
-}
-
 /// What the system rules keep of one host.
 #[derive(Debug, Clone, Default)]
 pub struct SysHost {
@@ -221,13 +166,8 @@ fn security(t: &Option<super::record::SlimTransport>, st: &mut Strings) -> Secur
 }
 
 impl SysHost {
-    /// Reduces a report (`r`, parsed from `bytes`) to what the system rules need.
-    pub fn from_report(
-        name: &str,
-        r: &super::record::SlimReport,
-        bytes: &[u8],
-        st: &mut Strings,
-    ) -> Self {
+    /// Reduces a report to what the system rules need.
+    pub fn from_report(name: &str, r: &super::record::SlimReport, st: &mut Strings) -> Self {
         let mut names: Vec<Str> = Vec::new();
         let mut add = |n: &str, st: &mut Strings| {
             let l = n.trim().to_ascii_lowercase();
@@ -298,20 +238,20 @@ impl SysHost {
             port: c.port.unwrap_or(10001),
             servers: list.iter().flatten().map(|a| st.get(a)).collect(),
             security: security(&c.transport, st),
-            ifaces: Vec::new(),
-        };
-        h.agent = d.agent.as_ref().map(|a| {
-            let mut c = client(a, &a.access_points, st);
-            let listed = a
+            ifaces: c
                 .fabric_ifaces
                 .iter()
                 .flatten()
-                .any(|f| !f.devices.is_empty());
-            if listed {
-                c.ifaces = agent_devices(bytes, st);
-            }
-            c
-        });
+                .flat_map(|f| &f.devices)
+                .filter_map(|d| {
+                    Some(AgentDevice {
+                        iface: st.get(d.iface.as_deref()?),
+                        domain: d.domain.as_deref().map(|x| st.get(x)),
+                    })
+                })
+                .collect(),
+        };
+        h.agent = d.agent.as_ref().map(|a| client(a, &a.access_points, st));
         h.control = d.control.as_ref().map(|c| client(c, &c.hostlist, st));
         h
     }
@@ -343,47 +283,6 @@ pub struct SystemSection {
     pub without_daos: Vec<String>,
     /// Findings in [`RULES`] order.
     pub findings: Vec<Finding>,
-}
-
-/// How an entry resolved.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Target {
-    /// Server `i` of the host list, on `port`.
-    Server(usize, u16),
-    /// A host of the fleet that is not a server.
-    NotServer(usize),
-    /// No report names this host.
-    Unknown(String),
-}
-
-/// Resolves `entry` (written in a file of host `holder`, default port `port`).
-pub(crate) fn resolve(hosts: &[SysHost], holder: usize, entry: &str, port: u16) -> Vec<Target> {
-    expand_hostlist(entry)
-        .iter()
-        .map(|e| {
-            let host = host_of(e).to_ascii_lowercase();
-            let p = e
-                .trim()
-                .strip_prefix(host_of(e))
-                .and_then(|r| r.trim_start_matches(']').strip_prefix(':'))
-                .and_then(|p| p.parse().ok())
-                .unwrap_or(port);
-            let local = matches!(host.as_str(), "localhost" | "127.0.0.1" | "::1")
-                || host.starts_with("localhost.");
-            let found = if local {
-                Some(holder)
-            } else {
-                hosts
-                    .iter()
-                    .position(|h| h.names.iter().any(|n| **n == *host))
-            };
-            match found {
-                Some(i) if hosts[i].server.is_some() => Target::Server(i, p),
-                Some(i) if hosts[i].has_daos => Target::NotServer(i),
-                _ => Target::Unknown(host_of(e).to_string()),
-            }
-        })
-        .collect()
 }
 
 /// Runs every system rule.
