@@ -56,6 +56,9 @@ pub(super) fn check_entries(
 ) {
     let hosts = r.hosts;
     for e in entries {
+        if r.is_clean(e, port) {
+            continue;
+        }
         for t in r.resolve(holder, e, port) {
             match t {
                 Target::Server(i, p) => {

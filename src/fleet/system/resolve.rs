@@ -42,6 +42,9 @@ pub(crate) struct Resolver<'a> {
     by_name: HashMap<&'a str, usize>,
     /// Expanded entries.
     parts: HashMap<Str, Rc<[Part]>>,
+    /// (entry, default port) known to name only reported servers on their control
+    /// port, with no `localhost` (whose meaning depends on the holder).
+    clean: HashMap<(Str, u16), bool>,
 }
 
 impl<'a> Resolver<'a> {
@@ -57,6 +60,7 @@ impl<'a> Resolver<'a> {
             hosts,
             by_name,
             parts: HashMap::new(),
+            clean: HashMap::new(),
         }
     }
 
@@ -86,6 +90,23 @@ impl<'a> Resolver<'a> {
             .collect();
         self.parts.insert(entry.clone(), p.clone());
         p
+    }
+
+    /// `entry` with default `port` names only reported servers on their control port,
+    /// whoever holds it: nothing to say about it (10,000 clients with one hostlist are
+    /// one resolution).
+    pub fn is_clean(&mut self, entry: &Str, port: u16) -> bool {
+        if let Some(&c) = self.clean.get(&(entry.clone(), port)) {
+            return c;
+        }
+        let parts = self.parts(entry);
+        let c = !parts.iter().any(|e| e.local)
+            && self.resolve(0, entry, port).iter().all(|t| match t {
+                Target::Server(i, p) => self.hosts[*i].server.as_ref().map(|s| s.port) == Some(*p),
+                _ => false,
+            });
+        self.clean.insert((entry.clone(), port), c);
+        c
     }
 
     /// Resolves `entry` (written in a file of host `holder`, default port `port`).
