@@ -3,6 +3,8 @@
 //! crate: a SplitMix64 generator, seeded per (release, index), so a failing case is
 //! reproduced from its seed alone.
 
+use super::values::{BAD_PCI, BOUNDARY_NUMBERS, UNKNOWN_KEYS, values_for};
+
 /// SplitMix64 (Steele, Lea, Flood 2014): small, fast, good enough for test inputs.
 pub struct Rng(u64);
 
@@ -25,219 +27,7 @@ impl Rng {
     }
 }
 
-/// Values people put where they do not belong, by key.
-fn values_for(key: &str) -> &'static [&'static str] {
-    match key {
-        "log_mask" | "control_log_mask" => &[
-            "ERR,bogus",
-            "3",
-            "DEBUG",
-            "debug",
-            "INFO",
-            "ERR",
-            "WARN",
-            "NOTICE",
-            "EMIT",
-            "",
-            "ERR,mgmt=DEBUG",
-            "DEBUG,mem=ERR",
-            "DBUG",
-            "error",
-            "ERR,,DEBUG",
-            "trace",
-            "ERR,object=DEBUG,bogus=INFO",
-            "[ERR]",
-        ],
-        "DD_MASK" | "D_LOG_MASK" | "DD_SUBSYS" => &[
-            "all", "all,mgmt", "mgmt", "bogus", "io,epc", "mem,all", "trace", "", "io", "rebuild",
-            "3",
-        ],
-        "port" => &[
-            "0",
-            "1",
-            "65535",
-            "65536",
-            "-1",
-            "abc",
-            "10001",
-            "10000",
-            "99999999999",
-        ],
-        "fabric_iface_port" => &["0", "31416", "65536", "-1", "abc", "31417"],
-        "targets" => &["0", "1", "-1", "abc", "128", "129", "1000", "16"],
-        "nr_xs_helpers" => &["0", "-1", "1", "100", "2", "abc"],
-        "first_core" => &["0", "1", "-1", "abc", "200"],
-        "pinned_numa_node" => &["0", "1", "-1", "abc", "8", "99999"],
-        "class" => &[
-            "dcpm", "ram", "nvme", "file", "kdev", "spdk", "bogus", "", "DCPM", "Nvme",
-        ],
-        "provider" => &[
-            "ofi+tcp",
-            "ofi+tcp;ofi_rxm",
-            "ofi+verbs",
-            "ofi+verbs;ofi_rxm",
-            "ucx+dc_x",
-            "ofi+tcp,ofi+verbs",
-            "ofi+sockets",
-            "tcp",
-            "bogus",
-            "",
-            "ucx+ud_x",
-            "ofi+cxi",
-            "ofi+tcp ofi+verbs",
-        ],
-        "access_points" => &[
-            "['localhost']",
-            "['a','b']",
-            "['a','b','c']",
-            "[]",
-            "['a:0']",
-            "['a:99999']",
-            "['a','a','b']",
-            "['a:10001','b:10002','c']",
-            "['@@bad']",
-            "localhost",
-            "['a','b','c','d']",
-            "['10.0.0.1:abc']",
-            "['a,b,c']",
-        ],
-        "name" => &[
-            "daos_server",
-            "",
-            "a b",
-            "x@y",
-            "daos-server",
-            "toolongname_toolongname_toolongname_toolongname_toolongname_toolongname",
-            "nam\\e",
-        ],
-        "scm_size" | "scm_hugepages_disabled" => &["0", "1", "-1", "abc", "true", "16", "false"],
-        "bdev_busid_range" => &[
-            "0x80-0x8f",
-            "0x8f-0x80",
-            "0-255",
-            "1-300",
-            "bogus",
-            "0x80",
-            "0x80-",
-            "",
-            "-1-3",
-            "0x00-0xff",
-            "0x80-0x8f-0x9f",
-        ],
-        "bdev_list" | "scm_list" => &[
-            "['0000:00:00']",
-            "['0000:81:00.0']",
-            "['0000:81:00.0','0000:81:00.0']",
-            "['81:00.0']",
-            "['0000:zz:00.0']",
-            "[]",
-            "['/dev/pmem0']",
-            "['/dev/pmem0','/dev/pmem1']",
-            "['0000:81:00.0','0000:82:00.0']",
-            "['5d0505:01:00.0']",
-            "['0000:81:00.9']",
-            "['/dev/sda']",
-            "bogus",
-        ],
-        "fault_path" => &[
-            "/vcdu0/rack1/hostname",
-            "bogus",
-            "/",
-            "",
-            "/a//b",
-            "/a/b/c/d/e/f",
-            "rack1",
-        ],
-        "fault_cb" => &["/usr/bin/true", "relative/path", "", "/nonexistent/cb"],
-        "hugepages" | "nr_hugepages" => &["0", "-1", "1", "4096", "abc", "99999999"],
-        "socket_dir" | "runtime_dir" | "control_log_file" | "log_file" | "scm_mount" => &[
-            "",
-            "relative",
-            "/var/run/daos_server",
-            "/tmp/x",
-            "/a/b/../c",
-        ],
-        "engine" => &["dsa", "spdk", "onload", "none", "bogus", ""],
-        "options" => &[
-            "['compression']",
-            "['checksum']",
-            "['move','crc']",
-            "['bogus']",
-            "[]",
-        ],
-        "secondary_provider_endpoints" | "secondary_provider_num_ctx" => {
-            &["[1]", "[1,2]", "[]", "[0]", "[-1]", "['x']"]
-        }
-        "crt_timeout" | "crt_ctx_share_addr" => &["0", "-1", "1", "abc", "10000000000"],
-        "allow_insecure" | "disable_vfio" | "disable_vmd" | "enable_vmd" | "enable_hotplug" => {
-            &["true", "false", "yes", "no", "on", "1", "0", "abc", ""]
-        }
-        "role" | "bdev_roles" => &[
-            "['wal']",
-            "['meta','data']",
-            "['wal','meta','data']",
-            "['bogus']",
-            "[]",
-            "['data']",
-        ],
-        "size" | "scm_size_gb" => &["0", "1", "-1", "abc", "1024"],
-        _ => &[
-            "",
-            "0",
-            "-1",
-            "1",
-            "abc",
-            "true",
-            "[]",
-            "{}",
-            "1.5",
-            "~",
-            "null",
-            "[a, b]",
-            "99999999999999999999",
-            "'quoted'",
-            "&a x",
-            "*missing",
-        ],
-    }
-}
-
-const UNKNOWN_KEYS: &[&str] = &[
-    "bogus_key: 1",
-    "enable_vmd: true",
-    "nr_hugepages: 4096",
-    "disable_hugepages: true",
-    "telemetry_port: 9191",
-    "hyperthreads: true",
-    "system_ram_reserved: 16",
-    "control_metadata:\n  path: /var/daos/config",
-    "support_config:\n  file_transfer_exec: /x",
-    "core_dump_filter: 0x13",
-    "bdev_exclude: ['0000:81:00.0']",
-    "fault_cb: /usr/bin/true",
-    "fault_path: /vcdu0/rack1/hostname",
-    "disable_vfio: true",
-    "helper_log_file: /tmp/h.log",
-    "firmware_helper_log_file: /tmp/f.log",
-    "mgmt_svc_replicas: ['a','b','c']",
-    "access_points: ['a','b']",
-    "port: 10001",
-    "transport_config:\n  allow_insecure: true",
-    "cache_expiration: 30",
-    "disable_caching: true",
-    "exclude_fabric_ifaces: [eth0]",
-    "include_fabric_ifaces: [eth0]",
-    "fabric_ifaces:\n- numa_node: 0\n  devices:\n  - iface: eth0\n    domain: eth0",
-    "credential_config:\n  cache_expiration: 10m",
-    "telemetry_retain: 1m",
-    "telemetry_enabled: true",
-    "hostlist: ['a']",
-    "engines: []",
-    "servers: []",
-    "provider: ofi+tcp",
-];
-
-/// A YAML key line: indentation, optional "- ", key, rest.
+/// A YAML key line: indentation, key, rest (after the colon).
 fn split_key(line: &str) -> Option<(usize, &str, &str)> {
     let t = line.trim_start();
     let indent = line.len() - t.len();
@@ -247,7 +37,7 @@ fn split_key(line: &str) -> Option<(usize, &str, &str)> {
     }
     let colon = t2.find(':')?;
     let key = &t2[..colon];
-    if key.is_empty() || key.contains(' ') || key.contains('"') {
+    if key.is_empty() || key.contains(' ') || key.contains('"') || key.contains('\'') {
         return None;
     }
     Some((indent, key, &t2[colon + 1..]))
@@ -263,42 +53,118 @@ fn env_var(line: &str) -> Option<&str> {
         .then_some(k)
 }
 
+fn indent_of(l: &str) -> usize {
+    l.len() - l.trim_start().len()
+}
+
+/// The end (exclusive) of the block a key line at `at` opens: the lines indented deeper
+/// (and, for a key not in a list item, the `- ` items at the same indentation).
+fn block_end(lines: &[&str], at: usize, indent: usize, dash: bool) -> usize {
+    let mut end = at + 1;
+    while end < lines.len() {
+        let l = lines[end];
+        let ind = indent_of(l);
+        if l.trim().is_empty()
+            || l.trim_start().starts_with('#')
+            || ind > indent
+            || (ind == indent && l.trim_start().starts_with("- ") && !dash)
+            || (ind == indent && l.trim() == "-" && !dash)
+        {
+            end += 1;
+        } else {
+            break;
+        }
+    }
+    end
+}
+
+/// The list items under a `key:` line whose key is `list_key`: (start, end) ranges.
+fn list_items(lines: &[&str], list_key: &str) -> Vec<(usize, usize)> {
+    let Some(k) = lines.iter().position(|l| {
+        split_key(l).is_some_and(|(_, key, rest)| key == list_key && rest.trim().is_empty())
+    }) else {
+        return Vec::new();
+    };
+    let kind = indent_of(lines[k]);
+    let end = block_end(lines, k, kind, false);
+    let starts: Vec<usize> = (k + 1..end)
+        .filter(|&i| {
+            let t = lines[i].trim_start();
+            (t == "-" || t.starts_with("- "))
+                && (k + 1..i).all(|j| {
+                    let tj = lines[j].trim_start();
+                    !(tj == "-" || tj.starts_with("- "))
+                        || indent_of(lines[j]) >= indent_of(lines[i])
+                })
+        })
+        .collect();
+    let Some(&first) = starts.first() else {
+        return Vec::new();
+    };
+    let item_ind = indent_of(lines[first]);
+    let starts: Vec<usize> = starts
+        .into_iter()
+        .filter(|&i| indent_of(lines[i]) == item_ind)
+        .collect();
+    let mut out = Vec::new();
+    for (n, &s) in starts.iter().enumerate() {
+        let e = starts.get(n + 1).copied().unwrap_or(end);
+        out.push((s, e));
+    }
+    out
+}
+
+/// A misspelling of `key`: the typos people make.
+fn misspell(key: &str, rng: &mut Rng) -> String {
+    let c: Vec<char> = key.chars().collect();
+    match rng.below(6) {
+        0 if c.len() > 2 => {
+            let i = rng.below(c.len() - 1);
+            let mut d = c.clone();
+            d.swap(i, i + 1);
+            d.into_iter().collect()
+        }
+        1 if c.len() > 2 => {
+            let i = rng.below(c.len());
+            c.iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .map(|(_, x)| x)
+                .collect()
+        }
+        2 => key.replace('_', "-"),
+        3 => key.to_ascii_uppercase(),
+        4 => format!("{key}s"),
+        _ => key.replace('_', ""),
+    }
+}
+
 /// One mutated copy of `text` and a label of what was done.
 pub fn mutate(text: &str, rng: &mut Rng) -> (String, String) {
     let lines: Vec<&str> = text.lines().collect();
     let keyed: Vec<usize> = (0..lines.len())
         .filter(|&i| split_key(lines[i]).is_some())
         .collect();
-    let op = rng.below(12);
-    if keyed.is_empty() || op == 11 && rng.below(8) == 0 {
-        return match rng.below(3) {
+    let op = rng.below(20);
+    if keyed.is_empty() || op == 19 && rng.below(6) == 0 {
+        return match rng.below(4) {
             0 => (String::new(), "empty file".into()),
             1 => ("# nothing\n".into(), "comment only".into()),
-            _ => ("---\n".into(), "document marker only".into()),
+            2 => ("---\n".into(), "document marker only".into()),
+            _ => ("~\n".into(), "null document".into()),
         };
     }
     let mut out: Vec<String> = lines.iter().map(|s| s.to_string()).collect();
     let at = *rng.pick(&keyed);
     let (indent, key, rest) = split_key(lines[at]).unwrap();
     let dash = lines[at].trim_start().starts_with("- ");
-    let prefix = &lines[at][..lines[at].len() - lines[at].trim_start().len()];
+    let prefix = &lines[at][..indent];
+    let d = if dash { "- " } else { "" };
     let label;
     match op {
         0 | 1 => {
             // drop the key line and its indented block
-            let mut end = at + 1;
-            while end < lines.len() {
-                let l = lines[end];
-                let ind = l.len() - l.trim_start().len();
-                if l.trim().is_empty()
-                    || ind > indent
-                    || (ind == indent && l.trim_start().starts_with("- ") && !dash)
-                {
-                    end += 1;
-                } else {
-                    break;
-                }
-            }
+            let end = block_end(&lines, at, indent, dash);
             if dash {
                 out.drain(at + 1..end);
                 out[at] = format!("{prefix}-");
@@ -310,38 +176,68 @@ pub fn mutate(text: &str, rng: &mut Rng) -> (String, String) {
         }
         2..=5 => {
             let v = rng.pick(values_for(key));
-            let d = if dash { "- " } else { "" };
+            let end = block_end(&lines, at, indent, dash);
+            out.drain(at + 1..end);
             out[at] = format!("{prefix}{d}{key}: {v}");
             label = format!("{key}: {v}");
         }
         6 => {
             let u = rng.pick(UNKNOWN_KEYS);
             let pad = " ".repeat(indent + if dash { 2 } else { 0 });
-            let block: Vec<String> = u.lines().map(|l| format!("{pad}{l}")).collect();
-            let pos = if rng.below(2) == 0 { at + 1 } else { out.len() };
-            let pad_block = if pos == out.len() {
-                u.lines().map(|l| l.to_string()).collect()
+            let top = rng.below(2) == 0;
+            let pos = if top { out.len() } else { at + 1 };
+            let block: Vec<String> = u
+                .lines()
+                .map(|l| {
+                    if top {
+                        l.to_string()
+                    } else {
+                        format!("{pad}{l}")
+                    }
+                })
+                .collect();
+            let pos = if top || !rest.trim().is_empty() {
+                pos
             } else {
-                block
+                block_end(&lines, at, indent, dash)
             };
-            for (k, l) in pad_block.into_iter().enumerate() {
+            for (k, l) in block.into_iter().enumerate() {
                 out.insert(pos + k, l);
             }
-            label = format!("insert {}", u.lines().next().unwrap());
+            label = format!(
+                "insert {} {}",
+                if top { "at top" } else { "beside" },
+                u.lines().next().unwrap()
+            );
         }
         7 => {
-            // duplicate the line (duplicated key or list entry)
-            out.insert(at + 1, lines[at].to_string());
-            label = format!("duplicate line {key}");
+            let m = misspell(key, rng);
+            out[at] = format!("{prefix}{d}{m}:{rest}");
+            label = format!("misspell {key} -> {m}");
         }
         8 => {
+            let v = rest.trim();
+            if v.starts_with('[') && v.ends_with(']') && v.len() > 2 {
+                // duplicate an entry of an inline list
+                let inner = &v[1..v.len() - 1];
+                let items: Vec<&str> = inner.split(',').map(str::trim).collect();
+                let x = *rng.pick(&items);
+                out[at] = format!("{prefix}{d}{key}: [{inner}, {x}]");
+                label = format!("duplicate list entry {key}: {x}");
+            } else {
+                // duplicated key (or block list entry)
+                out.insert(at + 1, lines[at].to_string());
+                label = format!("duplicate line {key}");
+            }
+        }
+        9 => {
             // env vars: masks
             let envs: Vec<usize> = (0..lines.len())
                 .filter(|&i| env_var(lines[i]).is_some())
                 .collect();
             if envs.is_empty() {
                 let v = rng.pick(values_for("log_mask"));
-                out[at] = format!("{prefix}{}log_mask: {v}", if dash { "- " } else { "" });
+                out[at] = format!("{prefix}{d}log_mask: {v}");
                 label = format!("{key} -> log_mask: {v}");
             } else {
                 let e = *rng.pick(&envs);
@@ -354,50 +250,143 @@ pub fn mutate(text: &str, rng: &mut Rng) -> (String, String) {
                     "D_LOG_FILE",
                 ]);
                 let v = rng.pick(values_for(name));
-                let p = &lines[e][..lines[e].len() - lines[e].trim_start().len()];
-                out[e] = format!("{p}- {name}={v}");
+                let p = &lines[e][..indent_of(lines[e])];
+                if rng.below(4) == 0 {
+                    out.insert(e + 1, format!("{p}- {name}={v}"));
+                } else {
+                    out[e] = format!("{p}- {name}={v}");
+                }
                 label = format!("env {name}={v}");
             }
         }
-        9 => {
-            // extra engine: duplicate the whole engines list item
-            let eng = lines.iter().position(|l| l.starts_with("engines:"));
-            match eng {
-                Some(e) => {
-                    let start = e + 1;
-                    let mut end = start + 1;
-                    while end < lines.len()
-                        && (lines[end].trim().is_empty()
-                            || lines[end].starts_with(' ')
-                            || lines[end].starts_with('-') && end == start)
-                    {
-                        if end > start && lines[end].starts_with("-") {
-                            break;
-                        }
-                        end += 1;
+        10 => {
+            // extra engine(s), or one fewer
+            let items = list_items(&lines, "engines");
+            if items.is_empty() {
+                out[at] = format!("{prefix}{d}{key}:{rest}{rest}");
+                label = format!("{key} value doubled");
+            } else if rng.below(3) == 0 {
+                let (s, e) = *rng.pick(&items);
+                out.drain(s..e);
+                label = format!("remove engine at line {}", s + 1);
+            } else {
+                let (s, e) = *rng.pick(&items);
+                let item: Vec<String> = lines[s..e].iter().map(|s| s.to_string()).collect();
+                let times = 1 + rng.below(3);
+                let pos = items.last().unwrap().1;
+                for t in 0..times {
+                    for (k, l) in item.iter().enumerate() {
+                        out.insert(pos + t * item.len() + k, l.clone());
                     }
-                    let item: Vec<String> = lines[start..end.min(lines.len())]
-                        .iter()
-                        .map(|s| s.to_string())
-                        .collect();
-                    let times = 1 + rng.below(3);
-                    let mut pos = end.min(out.len());
-                    for _ in 0..times {
-                        for l in &item {
-                            out.insert(pos, l.clone());
-                            pos += 1;
-                        }
-                    }
-                    label = format!("{times} extra engine(s)");
                 }
-                None => {
-                    out[at] = format!("{prefix}{}{key}:{rest}{rest}", if dash { "- " } else { "" });
-                    label = format!("{key} value doubled");
-                }
+                label = format!("{times} extra engine(s)");
             }
         }
-        _ => {
-            // retype: scalar -> list / map, list -> scalar
+        11 | 12 => {
+            // boundary numbers for a number-valued key (or any key)
+            let v = rng.pick(BOUNDARY_NUMBERS);
+            let numeric: Vec<usize> = keyed
+                .iter()
+                .copied()
+                .filter(|&i| {
+                    let r = split_key(lines[i]).unwrap().2;
+                    let r = r.split('#').next().unwrap().trim();
+                    !r.is_empty() && r.parse::<f64>().is_ok()
+                })
+                .collect();
+            let i = if numeric.is_empty() {
+                at
+            } else {
+                *rng.pick(&numeric)
+            };
+            let (ind, k, _) = split_key(lines[i]).unwrap();
+            let dd = if lines[i].trim_start().starts_with("- ") {
+                "- "
+            } else {
+                ""
+            };
+            out[i] = format!("{}{dd}{k}: {v}", &lines[i][..ind]);
+            label = format!("{k}: {v}");
+        }
+        13 => {
+            // nulls and empty sections
+            let end = block_end(&lines, at, indent, dash);
+            let v = *rng.pick(&["", "~", "null", "{}", "[]", "''"]);
+            out.drain(at + 1..end);
+            out[at] = format!("{prefix}{d}{key}: {v}").trim_end().to_string();
+            label = format!("{key}: {v:?} (null/empty)");
+        }
+        14 => {
+            // swapped storage classes of two tiers, or one tier's class changed
+            let classes: Vec<usize> = keyed
+                .iter()
+                .copied()
+                .filter(|&i| split_key(lines[i]).unwrap().1 == "class")
+                .collect();
+            if classes.len() >= 2 {
+                let a = *rng.pick(&classes);
+                let b = *rng.pick(&classes);
+                let va = split_key(lines[a]).unwrap().2.to_string();
+                let vb = split_key(lines[b]).unwrap().2.to_string();
+                let pa = lines[a].replacen(&format!("class:{va}"), &format!("class:{vb}"), 1);
+                let pb = lines[b].replacen(&format!("class:{vb}"), &format!("class:{va}"), 1);
+                out[a] = pa;
+                out[b] = pb;
+                label = format!(
+                    "swap storage classes at lines {} and {}:{va} <->{vb}",
+                    a + 1,
+                    b + 1
+                );
+            } else {
+                let v = rng.pick(values_for("class"));
+                let i = classes.first().copied().unwrap_or(at);
+                let (ind, k, _) = split_key(lines[i]).unwrap();
+                let dd = if lines[i].trim_start().starts_with("- ") {
+                    "- "
+                } else {
+                    ""
+                };
+                out[i] = format!("{}{dd}{k}: {v}", &lines[i][..ind]);
+                label = format!("{k}: {v}");
+            }
+        }
+        15 => {
+            // a broken PCI address in bdev_list (or wherever an address is)
+            let pci: Vec<usize> = (0..lines.len())
+                .filter(|&i| {
+                    let l = lines[i];
+                    l.contains("0000:") || l.contains("bdev_list") || l.contains("bdev_exclude")
+                })
+                .collect();
+            let bad = rng.pick(BAD_PCI);
+            if let Some(&i) = pci.get(rng.below(pci.len().max(1))) {
+                let l = lines[i];
+                let nl = match l.find("0000:") {
+                    Some(s) => {
+                        let e = l[s..]
+                            .find(|c: char| !(c.is_ascii_hexdigit() || c == ':' || c == '.'))
+                            .map_or(l.len(), |e| s + e);
+                        format!("{}{bad}{}", &l[..s], &l[e..])
+                    }
+                    None => {
+                        let (ind, k, _) = split_key(l).unwrap_or((indent_of(l), "bdev_list", ""));
+                        let dd = if l.trim_start().starts_with("- ") {
+                            "- "
+                        } else {
+                            ""
+                        };
+                        format!("{}{dd}{k}: [\"{bad}\"]", &l[..ind])
+                    }
+                };
+                out[i] = nl;
+                label = format!("PCI address {bad:?} at line {}", i + 1);
+            } else {
+                out[at] = format!("{prefix}{d}{key}: [\"{bad}\"]");
+                label = format!("{key}: [{bad:?}]");
+            }
+        }
+        16 => {
+            // a list key given one scalar, a scalar given a list or a map: wrong types
             let v = rest.trim();
             let nv = if v.starts_with('[') {
                 v.trim_matches(|c| c == '[' || c == ']').to_string()
@@ -408,8 +397,37 @@ pub fn mutate(text: &str, rng: &mut Rng) -> (String, String) {
             } else {
                 format!("{{a: {v}}}")
             };
-            out[at] = format!("{prefix}{}{key}: {nv}", if dash { "- " } else { "" });
+            let end = if v.is_empty() {
+                block_end(&lines, at, indent, dash)
+            } else {
+                at + 1
+            };
+            out.drain(at + 1..end);
+            out[at] = format!("{prefix}{d}{key}: {nv}");
             label = format!("retype {key}: {nv}");
+        }
+        17 => {
+            // the key moved one level in or out (wrong indentation of a whole line)
+            let shift = if indent >= 2 && rng.below(2) == 0 {
+                out[at] = lines[at][2..].to_string();
+                "out"
+            } else {
+                out[at] = format!("  {}", lines[at]);
+                "in"
+            };
+            label = format!("indent {key} {shift}");
+        }
+        _ => {
+            // a second mutation of the same key's value type: a quoted or boolean number
+            let v = rest.trim();
+            let nv = match rng.below(4) {
+                0 => format!("\"{v}\""),
+                1 => "true".to_string(),
+                2 => format!("{v} {v}"),
+                _ => format!("{v},"),
+            };
+            out[at] = format!("{prefix}{d}{key}: {nv}");
+            label = format!("{key}: {nv}");
         }
     }
     let mut s = out.join("\n");
