@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use super::common::{check_entries, groups, values_json, verdict};
+use super::resolve::Resolver;
 use super::{Finding, SysHost};
 use crate::fleet::nodeset::fold;
 
@@ -11,7 +12,8 @@ use crate::fleet::nodeset::fold;
 pub(super) const EXPLAIN: &str = "All servers must write the same access_points (mgmt_svc_replicas) list, odd in number, and each entry must be a server of this fleet on its control port. Entries are matched by hostname, FQDN or address.";
 
 /// The `system.access-points` finding.
-pub(super) fn judge(hosts: &[SysHost], missing: &mut dyn FnMut(&str)) -> Finding {
+pub(super) fn judge(r: &mut Resolver, missing: &mut dyn FnMut(&str)) -> Finding {
+    let hosts = r.hosts;
     let id = "system.access-points";
     let norm = |h: &SysHost| {
         let s = h.server.as_ref().map(|s| {
@@ -54,7 +56,7 @@ pub(super) fn judge(hosts: &[SysHost], missing: &mut dyn FnMut(&str)) -> Finding
             ));
         }
         check_entries(
-            hosts,
+            r,
             i,
             &s.access_points,
             s.port,

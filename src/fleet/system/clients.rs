@@ -2,8 +2,9 @@
 //! their control port (DAOS src/control/cmd/daos_agent/config.go,
 //! src/control/lib/control/config.go).
 
+use super::Finding;
 use super::common::{check_entries, verdict};
-use super::{Finding, SysHost};
+use super::resolve::Resolver;
 
 /// Explain text of `system.agents`.
 pub(super) const EXPLAIN_AGENTS: &str =
@@ -13,7 +14,8 @@ pub(super) const EXPLAIN_AGENTS: &str =
 pub(super) const EXPLAIN_CONTROL: &str = "Each daos_control.yml hostlist entry must be a server of the fleet, on the servers' control port.";
 
 /// `system.agents` (`agent`) or `system.control`.
-pub(super) fn judge(hosts: &[SysHost], missing: &mut dyn FnMut(&str), agent: bool) -> Finding {
+pub(super) fn judge(r: &mut Resolver, missing: &mut dyn FnMut(&str), agent: bool) -> Finding {
+    let hosts = r.hosts;
     let (id, what, fix) = if agent {
         (
             "system.agents",
@@ -34,15 +36,7 @@ pub(super) fn judge(hosts: &[SysHost], missing: &mut dyn FnMut(&str), agent: boo
             continue;
         };
         n += 1;
-        check_entries(
-            hosts,
-            i,
-            &c.servers,
-            c.port,
-            missing,
-            &mut bad,
-            &mut unknown,
-        );
+        check_entries(r, i, &c.servers, c.port, missing, &mut bad, &mut unknown);
     }
     verdict(id, what, n, bad, unknown, fix)
 }

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use super::{Finding, SysHost, Target, resolve};
+use super::Finding;
+use super::resolve::{Resolver, Target};
 use crate::checks::Status;
 use crate::fleet::nodeset::fold;
 
@@ -45,7 +46,7 @@ pub(super) fn values_json(g: &BTreeMap<String, Vec<&str>>) -> Value {
 
 /// Problems of resolving `entries` held by host `holder` with port `port`.
 pub(super) fn check_entries(
-    hosts: &[SysHost],
+    r: &mut Resolver,
     holder: usize,
     entries: &[super::Str],
     port: u16,
@@ -53,8 +54,12 @@ pub(super) fn check_entries(
     bad: &mut Vec<String>,
     unknown: &mut Vec<String>,
 ) {
+    let hosts = r.hosts;
     for e in entries {
-        for t in resolve(hosts, holder, e, port) {
+        if r.is_clean(e, port) {
+            continue;
+        }
+        for t in r.resolve(holder, e, port) {
             match t {
                 Target::Server(i, p) => {
                     let sp = hosts[i].server.as_ref().map_or(p, |s| s.port);

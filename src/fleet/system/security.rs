@@ -47,7 +47,12 @@ pub(super) fn judge(hosts: &[SysHost]) -> Finding {
             id,
             Status::Fail,
             format!(
-                "mixed transport security: {}",
+                "{}: {}",
+                if g.contains_key("insecure") {
+                    "mixed transport security"
+                } else {
+                    "secure everywhere, but certificates of different CAs"
+                },
                 g.iter()
                     .map(|(v, hs)| format!("{v} on {}", fold(hs.iter().copied())))
                     .collect::<Vec<_>>()

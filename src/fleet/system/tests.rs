@@ -283,3 +283,56 @@ fn unknown_clock_state_is_not_synchronised() {
         "{sum}"
     );
 }
+
+/// The guide's deployment with every server on `provider` and the agent's one device
+/// written with `domain`.
+fn on_provider(provider: &str, domain: Value) -> Vec<String> {
+    guide()
+        .iter()
+        .map(|r| {
+            r.replace(P, provider)
+                .replace("\"domain\":null", &format!("\"domain\":{domain}"))
+        })
+        .collect()
+}
+
+#[test]
+fn agents_fabric_ifaces_fit_the_servers_provider() {
+    let verbs = "ofi+verbs;ofi_rxm";
+    // the guide's agent device has no domain: fine for tcp, not for verbs
+    let (st, sum) = status(&judge(&guide()), "system.provider");
+    assert_eq!(st, Status::Pass, "{sum}");
+    assert!(sum.contains("fabric_ifaces of 1 agent(s) fit"), "{sum}");
+    let s = judge(&on_provider(verbs, Value::Null));
+    let (st, sum) = status(&s, "system.provider");
+    assert_eq!(st, Status::Fail, "{sum}");
+    assert!(
+        sum.contains("iface enp94s0f1 without a domain") && sum.contains("on node2"),
+        "{sum}"
+    );
+    // the iface name as domain is what the agent hands out anyway: still no RDMA device
+    let (st, _) = status(
+        &judge(&on_provider(verbs, json!("enp94s0f1"))),
+        "system.provider",
+    );
+    assert_eq!(st, Status::Fail);
+    let (st, sum) = status(
+        &judge(&on_provider(verbs, json!("mlx5_1"))),
+        "system.provider",
+    );
+    assert_eq!(st, Status::Pass, "{sum}");
+    // a device domain with tcp
+    let (st, sum) = status(&judge(&on_provider(P, json!("mlx5_1"))), "system.provider");
+    assert_eq!(st, Status::Fail, "{sum}");
+    assert!(
+        sum.contains("domain mlx5_1") && sum.contains("node2"),
+        "{sum}"
+    );
+    // a provider whose domains this rule does not know: not judged
+    let (st, sum) = status(
+        &judge(&on_provider("ofi+shm", Value::Null)),
+        "system.provider",
+    );
+    assert_eq!(st, Status::Pass, "{sum}");
+    assert!(sum.contains("not judged"), "{sum}");
+}

@@ -43,11 +43,21 @@ pub(super) fn judge(hosts: &[SysHost]) -> Finding {
         finding(
             id,
             Status::Fail,
-            format!(
-                "{} installed version(s), {} rules profile(s)",
-                inst.len(),
-                rules.len()
-            ),
+            {
+                let on = |g: &std::collections::BTreeMap<String, Vec<&str>>| {
+                    g.iter()
+                        .map(|(v, hs)| format!("{v} on {}", fold(hs.iter().copied())))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                format!(
+                    "{} installed version(s): {}; {} rules profile(s): {}",
+                    inst.len(),
+                    on(&inst),
+                    rules.len(),
+                    on(&rules)
+                )
+            },
             details,
             Some("install one DAOS release on every node and check them with one rules profile"),
         )
