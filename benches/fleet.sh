@@ -3,7 +3,9 @@
 # grouping done by `jq -s` (benches/fleet-status.jq), side by side with hyperfine.
 #
 # The reports are varied copies of a real one (`check --format json` on the iommu-on
-# fixture tree), written as JSON lines by benches/fleet-gen.py (seeded). Before timing,
+# fixture tree), written as JSON lines by benches/fleet-gen.py (seeded), each with the
+# `daos` section of one generated DAOS system (128 servers, the rest clients), so the
+# system rules run on all of them. Before timing,
 # the two groupings are compared: the counts per check and status must be identical.
 #
 #   [BIN=path] [RUNS=5] bash benches/fleet.sh [N]   (default N=10000; needs hyperfine, jq, python3)
@@ -38,12 +40,22 @@ if ! cmp -s "$work/ours.counts" "$work/jq.counts"; then
     exit 1
 fi
 echo "groupings agree ($(jq length "$work/ours.counts") checks)"
+# the system section of the generated DAOS system: what it found (the generator plants a
+# renamed system and agents pointing at a client on 0.5 % of the clients each)
+jq -r '.system.findings[] | "  \(.id) \(.status): \(.summary | .[0:110])"' "$work/ours.json"
 
 hyperfine --warmup 1 --runs "${RUNS:-5}" --export-json "$work/hyperfine.json" \
     -n "daos-preflight fleet" "$bin fleet --format json $input >/dev/null || true" \
     -n "jq -s grouping" "jq -s -f benches/fleet-status.jq $input >/dev/null"
 
 if command -v /usr/bin/time >/dev/null 2>&1; then
+    # wall time and peak RSS of one run, and RSS at a tenth of the input: memory grows
+    # with the hosts kept (a small record each), not with the bytes read
+    /usr/bin/time -v "$bin" fleet --format json "$input" 2>&1 >/dev/null |
+        grep -E 'Elapsed|Maximum resident' | sed 's/^\t*/  fleet: /' || true # exit 1: some hosts fail
+    head -n $((n / 10)) "$input" >"$work/tenth.jsonl"
+    /usr/bin/time -v "$bin" fleet --format json "$work/tenth.jsonl" 2>&1 >/dev/null |
+        grep -E 'Maximum resident' | sed "s/^\t*/  fleet on $((n / 10)) reports: /" || true
     for cmd in "$bin fleet --format json $input" "jq -s -f benches/fleet-status.jq $input"; do
         rss=$( { /usr/bin/time -f '%M' sh -c "$cmd >/dev/null" ; } 2>&1 | tail -n 1)
         echo "peak RSS $((rss / 1024)) MiB: ${cmd%% *} ${cmd#* }" | cut -c1-100

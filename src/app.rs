@@ -115,23 +115,40 @@ fn run_generate(what: crate::cli::Generated) -> Result<i32, String> {
     Ok(0)
 }
 
+/// `list`: the checks of one host, then (after a blank line and a heading) the system
+/// rules `fleet` judges over many reports.
 fn run_list() -> Result<i32, String> {
+    use crate::fleet::system;
     let width = checks::registry()
         .iter()
         .map(|c| c.id().len())
+        .chain(system::RULES.iter().map(|(id, _)| id.len()))
         .max()
         .unwrap_or(0);
-    let text: String = checks::registry()
+    let mut text: String = checks::registry()
         .iter()
         .map(|c| format!("{:width$}  {}\n", c.id(), c.title()))
         .collect();
+    text.push_str("\nsystem rules (daos-preflight fleet, over the reports of many hosts):\n");
+    for (id, _) in system::RULES {
+        text.push_str(&format!("{id:width$}  {}\n", system::title(id)));
+    }
     emit(&text)?;
     Ok(0)
 }
 
 fn run_explain(id: &str) -> Result<i32, String> {
-    let check = checks::find(id)
-        .ok_or_else(|| format!("unknown check {id:?}; `daos-preflight list` shows them all"))?;
+    use crate::fleet::system;
+    if let Some(e) = system::explain(id) {
+        emit(&format!(
+            "{id} — {} (system rule)\n\n{e}\n\nJudged by `daos-preflight fleet` over the reports of many hosts (the `daos` section each report carries); it appears in the `system` section of the fleet summary.\n",
+            system::title(id)
+        ))?;
+        return Ok(0);
+    }
+    let check = checks::find(id).ok_or_else(|| {
+        format!("unknown check or system rule {id:?}; `daos-preflight list` shows them all")
+    })?;
     emit(&format!(
         "{} — {}\n\n{}\n",
         check.id(),

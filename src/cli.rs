@@ -39,14 +39,14 @@ pub enum Command {
     Check(CheckArgs),
     /// Print the facts read from the host.
     Facts(FactsArgs),
-    /// List every check with its id and title.
+    /// List every check with its id and title, then the system rules of `fleet`.
     List,
     /// Fix what can be fixed from the host: plan, apply, read back, re-check.
     /// `daos-preflight --fix` is the same.
     Fix(FixArgs),
-    /// Explain what a check looks at and what its statuses mean.
+    /// Explain what a check (or a `system.*` rule of `fleet`) looks at and what its statuses mean.
     Explain {
-        /// Check id (`iommu.kernel`).
+        /// Check id (`iommu.kernel`) or system rule id (`system.name`).
         id: String,
     },
     /// Write the man page or a shell completion script to stdout (used by packaging).

@@ -12,3 +12,4 @@ pub mod fleet;
 pub mod host;
 pub mod probe;
 pub mod report;
+pub mod units;

@@ -272,9 +272,11 @@ fn text_report_is_aligned_with_hints_and_colour_only_when_asked() {
                 .any(|s| l.starts_with(s))
         })
         .collect();
+    // the host checks come first, then a blank line and the system rules
     let listed = String::from_utf8(run(&["list"]).stdout)
         .unwrap()
         .lines()
+        .take_while(|l| !l.is_empty())
         .count();
     assert_eq!(status_lines.len(), listed, "one line per check");
     // the summary column starts at the same offset on every line
@@ -338,7 +340,8 @@ fn json_report_contract() {
 fn list_and_explain_describe_every_check() {
     let out = run(&["list"]);
     let text = String::from_utf8(out.stdout).unwrap();
-    let ids: Vec<&str> = text
+    let (checks, rules) = text.split_once("\n\n").unwrap();
+    let ids: Vec<&str> = checks
         .lines()
         .filter_map(|l| l.split_whitespace().next())
         .collect();
@@ -363,6 +366,38 @@ fn list_and_explain_describe_every_check() {
     }
     let t = String::from_utf8(run(&["explain", "iommu.kernel"]).stdout).unwrap();
     assert!(t.contains("intel_iommu=on") && t.contains("/sys/class/iommu"));
+    // the system rules of `fleet`: the ids its output carries, each explained
+    let (head, rules) = rules.split_once('\n').unwrap();
+    assert!(head.starts_with("system rules"), "{head}");
+    let sys: Vec<&str> = rules
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    for id in [
+        "system.name",
+        "system.access-points",
+        "system.agents",
+        "system.control",
+        "system.provider",
+        "system.version",
+        "system.security",
+        "system.time",
+    ] {
+        assert!(sys.contains(&id), "{id} not listed: {rules}");
+    }
+    for id in &sys {
+        let out = run(&["explain", id]);
+        assert_eq!(out.status.code(), Some(0), "{id}");
+        let t = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            t.starts_with(id) && t.contains("system rule") && t.contains("fleet"),
+            "{id}: {t}"
+        );
+    }
+    let t = String::from_utf8(run(&["explain", "system.provider"]).stdout).unwrap();
+    assert!(t.contains("fabric_ifaces") && t.contains("verbs"), "{t}");
+    let out = run(&["explain", "system.nosuch"]);
+    assert_eq!(out.status.code(), Some(2));
 }
 
 #[test]

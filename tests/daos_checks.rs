@@ -580,7 +580,7 @@ fn directories_not_writable_by_the_service_user() {
         "daos.dirs",
         "fail",
         &[
-            "control_log_file directory /var/log/daos",
+            "control_log_file directory, engine 0 log_file directory, engine 1 log_file directory /var/log/daos",
             "0555 is not writable by daos_server",
         ],
     );
@@ -780,4 +780,57 @@ fn memlock_follows_the_units_user() {
         "warn",
         &["tolerated while daos_server runs as root"],
     );
+}
+
+#[test]
+fn one_directory_one_action_naming_every_setting() {
+    // the guide's server file puts control_log_file and the engine's log_file both in
+    // /var/log/daos: with the directory missing, the report and `fix --dry-run` must say
+    // `mkdir -p /var/log/daos` once, naming both settings (issue 17)
+    let t = stage();
+    std::fs::remove_dir_all(t.path("var/log/daos")).unwrap();
+    let r = run(
+        &t,
+        &[
+            "--server-config",
+            &seed("daos_server.yml"),
+            "--only",
+            "daos.dirs",
+        ],
+    );
+    expect(
+        &r,
+        "daos.dirs",
+        "fail",
+        &["control_log_file directory, engine 0 log_file directory /var/log/daos: missing"],
+    );
+    let a = actions(&r, "daos.dirs");
+    let mut seen = std::collections::BTreeSet::new();
+    for l in &a {
+        assert!(seen.insert(l), "remediation repeats {l:?}: {a:?}");
+    }
+    assert!(a.contains(&"mkdir -p /var/log/daos".to_string()), "{a:?}");
+    let out = Command::new(env!("CARGO_BIN_EXE_daos-preflight"))
+        .args([
+            "fix",
+            "--dry-run",
+            "--only",
+            "daos.dirs",
+            "--daos-version",
+            "2.6",
+        ])
+        .arg("--root")
+        .arg(t.root())
+        .args(["--server-config", &seed("daos_server.yml")])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let n = text.matches("/var/log/daos").count();
+    assert!(n >= 1, "dry-run does not mention /var/log/daos:\n{text}");
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("/var/log/daos"))
+        .collect();
+    let uniq: std::collections::BTreeSet<&&str> = lines.iter().collect();
+    assert_eq!(uniq.len(), lines.len(), "dry-run repeats a line:\n{text}");
 }

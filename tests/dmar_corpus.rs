@@ -14,7 +14,7 @@ use std::process::Command;
 use daos_preflight::facts::acpi::dmar::{Dmar, RemappingStructure, parse_dmar};
 use serde_json::Value;
 
-/// `<checkout>/../shared/corpus/dmar` (the CI layout; `/work/shared` on a workstation).
+/// `<checkout>/../shared/corpus/dmar` (the same layout on a workstation and in CI).
 fn corpus_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/dmar")
 }

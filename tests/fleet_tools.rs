@@ -141,3 +141,76 @@ fn folding_matches_nodeset() {
     assert!(compared > 3);
     std::fs::remove_dir_all(&base).unwrap();
 }
+
+/// `pipeline | daos-preflight fleet - --format json`, run by sh (the README's recipes).
+fn sh_fleet(pipeline: &str) -> Value {
+    let full = format!("{pipeline} | {} fleet - --format json", bin());
+    let out = Command::new("sh").arg("-c").arg(&full).output().unwrap();
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{full}: {e}: {}", String::from_utf8_lossy(&out.stderr)))
+}
+
+/// The README's recipes, as written there, with the exec worker standing in for ssh:
+/// an unreachable server (ssh's message, exit 255) is missing from the system and, with
+/// stderr merged, listed with ssh's message.
+#[test]
+fn readme_recipes_an_unreachable_server_and_gathered_output() {
+    let root = guide("ok");
+    let check = format!("{} check --format json --root {}/%h", bin(), root.display());
+    let node1_down = format!(
+        "sh -c 'test %h = node1 && {{ echo ssh: connect to host %h port 22: No route to host >&2; exit 255; }}; {check}'"
+    );
+    for (tool, merged) in [
+        ("clush", false),
+        ("clush", true),
+        ("pdsh", false),
+        ("pdsh", true),
+    ] {
+        // clush hands its command to a shell as one string; pdsh runs its arguments
+        let command = if tool == "clush" {
+            format!("\"{node1_down}\"")
+        } else {
+            node1_down.clone()
+        };
+        let f = sh_fleet(&format!(
+            "{tool} -R exec -w node[0-2] {command}{}",
+            if merged { " 2>&1" } else { " 2>/dev/null" }
+        ));
+        let what = format!("{tool} merged={merged}");
+        assert_eq!(f["hosts"], 2, "{what}: {f}");
+        let s = &f["system"];
+        assert_eq!(s["missing_servers"], serde_json::json!(["node1"]), "{what}");
+        let control = s["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["id"] == "system.control")
+            .unwrap();
+        assert_eq!(control["status"], "warn", "{what}");
+        assert!(
+            control["summary"].as_str().unwrap().contains("node1"),
+            "{what}"
+        );
+        let problems = f["problems"].as_array().unwrap();
+        let ssh = problems.iter().any(|p| {
+            p["host"] == "node1" && p["message"].as_str().unwrap().contains("No route to host")
+        });
+        assert_eq!(ssh, merged, "{what}: {problems:?}");
+    }
+    // the html recipe's input: plain (not -b) prefixed output of every node
+    let f = sh_fleet(&format!(
+        "clush -R exec -w node[0-2] \"{check}\" 2>/dev/null"
+    ));
+    assert_eq!(f["hosts"], 3, "{f}");
+    assert_eq!(f["problems"].as_array().map(Vec::len), Some(0), "{f}");
+    let ids: Vec<&str> = f["system"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        ids.contains(&"system.name") && ids.contains(&"system.time"),
+        "{ids:?}"
+    );
+}

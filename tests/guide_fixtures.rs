@@ -33,11 +33,31 @@ const VARIANTS: &[&str] = &[
     "agent-nonserver",
     "control-nonserver",
     "mixed-provider",
+    "verbs-agent",
     "tls-mixed",
+    "ca-differ",
     "ap-differ",
     "ap-even",
     "version-differ",
 ];
+
+/// In each secure transport of `want` (at `ptrs`), the digest of the node's CA file as
+/// `sha256sum` (coreutils) computes it.
+fn secure_ca(want: &mut Value, variant: &str, node: &str, ptrs: &[&str]) {
+    let ca = guide(variant, node).join("etc/daos/certs/daosCA.crt");
+    for ptr in ptrs {
+        let t = want.pointer_mut(ptr).unwrap();
+        if t["allow_insecure"] == false && ca.exists() {
+            let out = Command::new("sha256sum").arg(&ca).output().unwrap();
+            let sum = String::from_utf8_lossy(&out.stdout)
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .to_string();
+            t["ca_sha256"] = json!(sum);
+        }
+    }
+}
 
 /// What each variant changes from "ok", by (node, member pointer, value).
 fn changed(variant: &str) -> Vec<(&'static str, &'static str, Value)> {
@@ -53,7 +73,22 @@ fn changed(variant: &str) -> Vec<(&'static str, &'static str, Value)> {
                 json!("ofi+verbs;ofi_rxm"),
             ),
         ],
+        "verbs-agent" => ["node0", "node1"]
+            .into_iter()
+            .flat_map(|n| {
+                [
+                    (n, "/server/provider", json!("ofi+verbs;ofi_rxm")),
+                    (n, "/server/engines/0/provider", json!("ofi+verbs;ofi_rxm")),
+                ]
+            })
+            .collect(),
         "tls-mixed" => vec![("node0", "/server/transport/allow_insecure", json!(false))],
+        "ca-differ" => vec![
+            ("node0", "/server/transport/allow_insecure", json!(false)),
+            ("node1", "/server/transport/allow_insecure", json!(false)),
+            ("node2", "/agent/transport/allow_insecure", json!(false)),
+            ("node2", "/control/transport/allow_insecure", json!(false)),
+        ],
         "ap-differ" => vec![("node1", "/server/access_points", json!(["node1"]))],
         "ap-even" => vec![
             ("node0", "/server/access_points", json!(["node0", "node1"])),
@@ -94,6 +129,12 @@ fn every_node_of_every_variant_reports_its_own_view() {
                         *want.pointer_mut(ptr).unwrap() = v;
                     }
                 }
+                secure_ca(
+                    &mut want,
+                    variant,
+                    node,
+                    &["/agent/transport", "/control/transport"],
+                );
                 let files = d.as_object_mut().unwrap().remove("files").unwrap();
                 assert_eq!(d, want, "{what}");
                 let loaded: Vec<bool> = files
@@ -118,16 +159,7 @@ fn every_node_of_every_variant_reports_its_own_view() {
                         *want.pointer_mut(ptr).unwrap() = v;
                     }
                 }
-                if *variant == "tls-mixed" && *node == "node0" {
-                    let ca = guide(variant, node).join("etc/daos/certs/daosCA.crt");
-                    let out = Command::new("sha256sum").arg(&ca).output().unwrap();
-                    let sum = String::from_utf8_lossy(&out.stdout)
-                        .split_whitespace()
-                        .next()
-                        .unwrap()
-                        .to_string();
-                    want["server"]["transport"]["ca_sha256"] = json!(sum);
-                }
+                secure_ca(&mut want, variant, node, &["/server/transport"]);
                 let files = d.as_object_mut().unwrap().remove("files").unwrap();
                 assert_eq!(d, want, "{what}");
                 assert_eq!(files[0]["loaded"], true, "{what}");

@@ -6,6 +6,9 @@
 //! The tests are `#[ignore]`d: a plain `cargo test` skips them; CI runs
 //! `cargo test --test vm -- --ignored` after `.ci/vm-deps.sh`.
 
+/// Two guests on a private link, one clock 5 s ahead: `probe` measures the skew.
+#[path = "vm/clock.rs"]
+mod clock;
 #[path = "vm/cpio.rs"]
 mod cpio;
 #[path = "vm/harness.rs"]

@@ -206,6 +206,46 @@ enum Need {
     CreatedByDaos,
 }
 
+impl Need {
+    /// How much the setting asks of the directory: one directory named by several
+    /// settings must satisfy the most demanding of them.
+    fn rank(&self) -> u8 {
+        match self {
+            Need::Writable => 2,
+            Need::Exists => 1,
+            Need::CreatedByDaos => 0,
+        }
+    }
+}
+
+/// One entry per directory, naming every setting that needs it (`control_log_file
+/// directory, engine 0 log_file directory /var/log/daos`), so the report and `fix` say
+/// each `mkdir`/`chown` once. The first setting's service user is kept: the items of one
+/// host are all for one service (server, else agent).
+fn merge_by_path(
+    items: Vec<(ServiceUser, String, String, Need)>,
+) -> Vec<(ServiceUser, String, String, Need)> {
+    let mut out: Vec<(ServiceUser, String, String, Need)> = Vec::new();
+    for (u, path, what, need) in items {
+        let key = path.trim_end_matches('/');
+        match out
+            .iter_mut()
+            .find(|(_, p, _, _)| p.trim_end_matches('/') == key)
+        {
+            Some(e) => {
+                if !e.2.split(", ").any(|w| w == what) {
+                    e.2 = format!("{}, {what}", e.2);
+                }
+                if need.rank() > e.3.rank() {
+                    e.3 = need;
+                }
+            }
+            None => out.push((u, path, what, need)),
+        }
+    }
+    out
+}
+
 /// `daos.dirs`
 pub struct Dirs;
 
@@ -308,6 +348,7 @@ user. skip: no DAOS configuration."
             }
         }
         let (mut ok, mut warns, mut fails, mut actions) = (vec![], vec![], vec![], vec![]);
+        let items = merge_by_path(items);
         // structured for `fix`: {path, create, user?, group?}
         let mut repairs: Vec<serde_json::Value> = Vec::new();
         for (u, path, what, need) in &items {

@@ -134,7 +134,7 @@ pub fn hugepage_plan(
     };
     let per_node_pages = pages / n + per_node_extra;
     let total_pages = per_node_pages * n;
-    let size = crate::checks::human_kib(hugepage_size_kib);
+    let size = crate::units::human_kib(hugepage_size_kib);
     let mut arithmetic = format!(
         "({targets} targets{}) × 1 GiB / {size} pages = {min_pages} pages",
         if sys_xs > 0 {

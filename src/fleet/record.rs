@@ -141,6 +141,9 @@ pub struct SlimAgentDev {
     /// Interface.
     #[serde(default)]
     pub iface: Option<String>,
+    /// Domain (`system.provider` holds it to the servers' provider).
+    #[serde(default)]
+    pub domain: Option<String>,
 }
 
 /// `tool`.

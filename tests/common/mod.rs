@@ -16,7 +16,8 @@ use std::process::Command;
 
 use serde_json::Value;
 
-/// The shared test corpus (`/work/shared/corpus` next to the worktree, and in CI).
+/// The shared test corpus: `../shared/corpus`, relative to the checkout (the same layout
+/// on a workstation and in CI).
 pub fn corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus")
 }

@@ -533,6 +533,23 @@ pub struct Nic {
     pub address: Option<String>,
 }
 
+/// A virtio NIC on a private link to another guest of the same test: `-netdev dgram`
+/// over two unix datagram sockets (this guest binds `local`, sends to `remote`), so the
+/// frames go from one QEMU to the other and nowhere else; no host interface, no route.
+#[derive(Debug, Clone)]
+pub struct Link {
+    /// Slot.
+    pub slot: PciSlot,
+    /// MAC address (the two ends need different ones).
+    pub mac: String,
+    /// IPv4 address with prefix (`198.51.100.1/24`), set on the link's interface.
+    pub address: String,
+    /// The unix socket this guest's QEMU binds.
+    pub local: PathBuf,
+    /// The unix socket of the other guest's QEMU.
+    pub remote: PathBuf,
+}
+
 /// An NVMe drive backed by a sparse raw image.
 #[derive(Debug, Clone)]
 pub struct Nvme {
@@ -577,6 +594,9 @@ pub struct Scenario {
     numa: Vec<(Vec<u32>, u32)>,
     nvme: Vec<Nvme>,
     nics: Vec<Nic>,
+    links: Vec<Link>,
+    rtc_ahead_s: Option<u64>,
+    hostname: Option<String>,
     setup: Vec<String>,
     captures: Vec<Capture>,
     files: Vec<(String, u32, Vec<u8>)>,
@@ -606,6 +626,9 @@ impl Scenario {
             numa: Vec::new(),
             nvme: Vec::new(),
             nics: Vec::new(),
+            links: Vec::new(),
+            rtc_ahead_s: None,
+            hostname: None,
             setup: Vec::new(),
             captures: Vec::new(),
             files: Vec::new(),
@@ -649,6 +672,26 @@ impl Scenario {
     /// Adds a NIC.
     pub fn nic(mut self, nic: Nic) -> Self {
         self.nics.push(nic);
+        self
+    }
+
+    /// Adds a NIC on a private link to another guest (boot both with [`boot_together`]).
+    pub fn link(mut self, link: Link) -> Self {
+        self.links.push(link);
+        self
+    }
+
+    /// Starts the guest's hardware clock (RTC) `seconds` ahead of the host's: `-rtc
+    /// base=<UTC now + seconds>`, computed when QEMU starts. The guest kernel sets its
+    /// clock from the RTC at boot (whole seconds) and nothing corrects it (no NTP).
+    pub fn rtc_ahead(mut self, seconds: u64) -> Self {
+        self.rtc_ahead_s = Some(seconds);
+        self
+    }
+
+    /// The guest's host name (default `dpf-<scenario name>`).
+    pub fn hostname(mut self, name: &str) -> Self {
+        self.hostname = Some(name.to_string());
         self
     }
 
@@ -794,6 +837,18 @@ impl Scenario {
                 );
             }
         }
+        for l in &self.links {
+            let addr = l.slot.address();
+            let _ = writeln!(s, "wait_for {}", sh_quote(&format!("iface_of {addr}")));
+            let _ = writeln!(s, "ifc=$(iface_of {addr})");
+            let _ = writeln!(s, "ip link set \"$ifc\" up");
+            let _ = writeln!(s, "ip addr add {} dev \"$ifc\"", l.address);
+            let _ = writeln!(
+                s,
+                "wait_for {}",
+                sh_quote("grep -qx up /sys/class/net/$ifc/operstate")
+            );
+        }
         for line in &self.setup {
             s.push_str(line);
             s.push('\n');
@@ -878,6 +933,7 @@ impl Scenario {
             .iter()
             .map(|d| d.slot)
             .chain(self.nics.iter().map(|n| n.slot))
+            .chain(self.links.iter().map(|l| l.slot))
             .filter_map(|s| match s {
                 PciSlot::NumaBridge { node, bus_nr } => Some((node, bus_nr)),
                 PciSlot::Root(_) => None,
@@ -920,6 +976,24 @@ impl Scenario {
                 format!("{model},netdev=net{i},romfile=,{}", bus(n.slot)),
             );
         }
+        for (i, l) in self.links.iter().enumerate() {
+            opt(
+                "-netdev",
+                format!(
+                    "dgram,id=link{i},local.type=unix,local.path={},remote.type=unix,remote.path={}",
+                    l.local.display(),
+                    l.remote.display()
+                ),
+            );
+            opt(
+                "-device",
+                format!(
+                    "virtio-net-pci,netdev=link{i},mac={},romfile=,{}",
+                    l.mac,
+                    bus(l.slot)
+                ),
+            );
+        }
         a
     }
 
@@ -927,17 +1001,21 @@ impl Scenario {
     /// log) when QEMU can't start, the guest times out, panics, or its script doesn't
     /// finish, or a module, device wait or default capture failed.
     pub fn boot(&self) -> GuestRun {
-        let base = base();
+        boot_together(&[self]).pop().expect("one run per scenario")
+    }
+
+    /// Writes the scenario's directory (initramfs, NVMe images); returns it.
+    fn prepare(&self, base: &Base) -> PathBuf {
         let dir = work_dir().join(&self.name);
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
 
         let mut overlay = Cpio::new();
-        overlay.file(
-            "etc/hostname",
-            0o644,
-            format!("dpf-{}\n", self.name.replace('_', "-")).as_bytes(),
-        );
+        let hostname = self
+            .hostname
+            .clone()
+            .unwrap_or_else(|| format!("dpf-{}", self.name.replace('_', "-")));
+        overlay.file("etc/hostname", 0o644, format!("{hostname}\n").as_bytes());
         overlay.file("etc/dpf/scenario.sh", 0o644, self.guest_script().as_bytes());
         for (path, mode, data) in &self.files {
             overlay.file(path, *mode, data);
@@ -960,7 +1038,17 @@ impl Scenario {
                 .and_then(|f| f.set_len(d.size_mib << 20))
                 .unwrap_or_else(|e| panic!("{}: {e}", img.display()));
         }
-        let args = self.qemu_args(&dir, &base.kernel);
+        dir
+    }
+
+    /// Starts QEMU (the caller holds [`QEMU`]); `now` is the host's UTC time in whole
+    /// seconds, the base of `-rtc`. Writes `qemu.sh` with the exact command.
+    fn spawn(&self, base: &Base, dir: &Path, now: u64) -> Running {
+        let mut args = self.qemu_args(dir, &base.kernel);
+        if let Some(ahead) = self.rtc_ahead_s {
+            args.push("-rtc".into());
+            args.push(format!("base={}", utc_datetime(now + ahead)));
+        }
         let mut monitor = self.monitor_commands();
         if !monitor.is_empty() {
             monitor.push("cont".to_string());
@@ -979,11 +1067,10 @@ impl Scenario {
         }
         write(&dir.join("qemu.sh"), script.as_bytes());
 
-        let lock = QEMU.lock().unwrap_or_else(|e| e.into_inner());
         let started = Instant::now();
         let mut child = Command::new("qemu-system-x86_64")
             .args(&args)
-            .current_dir(&dir)
+            .current_dir(dir)
             .stdin(Stdio::piped())
             .stdout(fs::File::create(dir.join("monitor.log")).expect("monitor.log"))
             .stderr(fs::File::create(dir.join("qemu-stderr.log")).expect("qemu-stderr.log"))
@@ -998,22 +1085,22 @@ impl Scenario {
             let _ = writeln!(stdin, "{m}");
         }
         let _ = stdin.flush();
-        let status = loop {
-            match child.try_wait() {
-                Ok(Some(status)) => break Some(status),
-                Ok(None) if started.elapsed() > self.timeout => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    break None;
-                }
-                Ok(None) => std::thread::sleep(Duration::from_millis(100)),
-                Err(e) => panic!("waiting for qemu: {e}"),
-            }
-        };
-        drop(stdin);
-        let elapsed = started.elapsed();
-        drop(lock);
+        Running {
+            child,
+            stdin: Some(stdin),
+            started,
+            status: None,
+            elapsed: None,
+            watch: ConsoleWatch {
+                path: dir.join("console.log"),
+                ..ConsoleWatch::default()
+            },
+        }
+    }
 
+    /// Reads what a finished (or killed) QEMU left; fails on a protocol problem.
+    fn finish(&self, dir: PathBuf, qemu: Running) -> GuestRun {
+        let elapsed = qemu.elapsed.unwrap_or_else(|| qemu.started.elapsed());
         let raw = fs::read(dir.join("console.log")).unwrap_or_default();
         let console = clean_console(&String::from_utf8_lossy(&raw));
         let stderr = fs::read_to_string(dir.join("qemu-stderr.log")).unwrap_or_default();
@@ -1021,6 +1108,7 @@ impl Scenario {
             name: self.name.clone(),
             dir,
             sections: parse_sections(&console),
+            end_seen: qemu.watch.ends,
             console,
             elapsed,
             cmdline: self.cmdline(),
@@ -1028,7 +1116,7 @@ impl Scenario {
             facts: Value::Null,
             sysfs: SysfsView::default(),
         };
-        let problem = match status {
+        let problem = match qemu.status {
             None => Some(format!(
                 "the guest did not power off within {} s (hung?); QEMU was killed",
                 self.timeout.as_secs()
@@ -1064,6 +1152,150 @@ impl Scenario {
         run.check_report_contract();
         run
     }
+}
+
+/// A QEMU process of [`boot_together`].
+struct Running {
+    child: std::process::Child,
+    stdin: Option<std::process::ChildStdin>,
+    started: Instant,
+    /// Exit status; `None` when it was killed at its deadline.
+    status: Option<std::process::ExitStatus>,
+    /// How long it ran.
+    elapsed: Option<Duration>,
+    /// The console read so far, and when the host saw each capture end.
+    watch: ConsoleWatch,
+}
+
+/// Follows a guest's console file while QEMU runs and notes the host's clock when each
+/// `@@DPF-END <name>` line appears: a host-side timestamp of guest events, independent
+/// of the guest's clock (QEMU writes serial output to the file as the guest sends it).
+#[derive(Debug, Default)]
+struct ConsoleWatch {
+    path: PathBuf,
+    read: usize,
+    partial: Vec<u8>,
+    ends: BTreeMap<String, f64>,
+}
+
+impl ConsoleWatch {
+    fn poll(&mut self) {
+        let Ok(bytes) = fs::read(&self.path) else {
+            return;
+        };
+        if bytes.len() <= self.read {
+            return;
+        }
+        let now = unix_now_f64();
+        self.partial.extend_from_slice(&bytes[self.read..]);
+        self.read = bytes.len();
+        while let Some(nl) = self.partial.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = self.partial.drain(..=nl).collect();
+            let line = String::from_utf8_lossy(&line);
+            if let Some(rest) = line
+                .trim_end()
+                .strip_prefix("@@DPF-END ")
+                .and_then(|r| r.strip_suffix("@@"))
+            {
+                let name = rest.split_once(" rc=").map_or(rest, |(n, _)| n);
+                self.ends.entry(name.to_string()).or_insert(now);
+            }
+        }
+    }
+}
+
+/// The host's clock, seconds since the Unix epoch.
+pub fn unix_now_f64() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` (UTC) of a Unix time, as `-rtc base=` takes it. Days to civil
+/// date: the proleptic Gregorian calendar counted in 400-year eras of 146097 days.
+pub fn utc_datetime(unix: u64) -> String {
+    let (days, secs) = ((unix / 86_400) as i64, unix % 86_400);
+    let z = days + 719_468; // days since 0000-03-01
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097; // day of era, 0..146096
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // year of era
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // day of the March-based year
+    let mp = (5 * doy + 2) / 153; // month, March = 0
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+/// Boots several scenarios at the same time, for guests that talk to each other over
+/// [`Link`]s (one scenario: [`Scenario::boot`]). They start together, each has its own
+/// deadline, and the runs come back in the order given; a failed guest fails the test
+/// with its console log (the first failing one in that order).
+///
+/// When a scenario sets [`Scenario::rtc_ahead`], the start waits until just after a
+/// whole second: QEMU turns `-rtc base=` into a whole-second offset from `time(NULL)`
+/// when it parses it, so starting early in a second keeps that offset exactly the one
+/// asked for, and guests started in the same instant tick their RTCs together.
+pub fn boot_together(scenarios: &[&Scenario]) -> Vec<GuestRun> {
+    let base = base();
+    let dirs: Vec<PathBuf> = scenarios.iter().map(|s| s.prepare(base)).collect();
+    let lock = QEMU.lock().unwrap_or_else(|e| e.into_inner());
+    let unix_now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock after 1970")
+    };
+    if scenarios.iter().any(|s| s.rtc_ahead_s.is_some()) {
+        let frac = unix_now().subsec_millis();
+        if frac > 100 {
+            std::thread::sleep(Duration::from_millis(u64::from(1010 - frac)));
+        }
+    }
+    let now = unix_now().as_secs();
+    let mut running: Vec<Running> = scenarios
+        .iter()
+        .zip(&dirs)
+        .map(|(s, d)| s.spawn(base, d, now))
+        .collect();
+    while running.iter().any(|r| r.elapsed.is_none()) {
+        for (r, s) in running.iter_mut().zip(scenarios) {
+            if r.elapsed.is_some() {
+                continue;
+            }
+            r.watch.poll();
+            match r.child.try_wait() {
+                Ok(Some(status)) => {
+                    r.watch.poll();
+                    r.status = Some(status);
+                    r.elapsed = Some(r.started.elapsed());
+                }
+                Ok(None) if r.started.elapsed() > s.timeout => {
+                    let _ = r.child.kill();
+                    let _ = r.child.wait();
+                    r.elapsed = Some(r.started.elapsed());
+                }
+                Ok(None) => {}
+                Err(e) => panic!("waiting for qemu: {e}"),
+            }
+            if r.elapsed.is_some() {
+                drop(r.stdin.take());
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    drop(lock);
+    scenarios
+        .iter()
+        .zip(dirs)
+        .zip(running)
+        .map(|((s, d), r)| s.finish(d, r))
+        .collect()
 }
 
 fn write(path: &Path, data: &[u8]) {
@@ -1164,6 +1396,8 @@ pub struct GuestRun {
     facts: Value,
     /// The busybox view of the guest.
     sysfs: SysfsView,
+    /// When the host saw each capture's end marker (Unix seconds, host clock).
+    end_seen: BTreeMap<String, f64>,
 }
 
 impl GuestRun {
@@ -1218,6 +1452,16 @@ impl GuestRun {
         self.sections
             .get(name)
             .unwrap_or_else(|| self.fail(format!("no capture named {name:?}")))
+    }
+
+    /// When the host saw a capture end (Unix seconds by the host's clock, within the
+    /// harness's 10 ms polling).
+    #[track_caller]
+    pub fn end_seen(&self, name: &str) -> f64 {
+        self.end_seen
+            .get(name)
+            .copied()
+            .unwrap_or_else(|| self.fail(format!("the host never saw capture {name:?} end")))
     }
 
     /// A capture parsed as JSON.
@@ -1634,6 +1878,15 @@ block nvme0n1 sectors=131072
             elf_is_static(b"not an elf at all, but long enough to have a header..........")
                 .is_err()
         );
+    }
+
+    #[test]
+    fn rtc_base_is_the_utc_calendar_date() {
+        // `date -u -d @N +%FT%T` for each
+        assert_eq!(utc_datetime(0), "1970-01-01T00:00:00");
+        assert_eq!(utc_datetime(951_782_400), "2000-02-29T00:00:00");
+        assert_eq!(utc_datetime(1_798_761_599), "2026-12-31T23:59:59");
+        assert_eq!(utc_datetime(4_107_542_400), "2100-03-01T00:00:00");
     }
 
     #[test]

@@ -18,12 +18,44 @@ use std::rc::Rc;
 use serde::Serialize;
 
 use crate::checks::Status;
-use crate::daos::config::{expand_hostlist, host_of};
 
-mod rules;
+mod access_points;
+mod clients;
+mod common;
+mod name;
+mod provider;
+mod resolve;
+mod security;
+mod time;
+mod version;
 
 /// The system rules, in output order, with their explain text.
-pub const RULES: &[(&str, &str)] = rules::RULES;
+pub const RULES: &[(&str, &str)] = &[
+    ("system.name", name::EXPLAIN),
+    ("system.access-points", access_points::EXPLAIN),
+    ("system.agents", clients::EXPLAIN_AGENTS),
+    ("system.control", clients::EXPLAIN_CONTROL),
+    ("system.provider", provider::EXPLAIN),
+    ("system.version", version::EXPLAIN),
+    ("system.security", security::EXPLAIN),
+    ("system.time", time::EXPLAIN),
+];
+
+/// Runs every rule, in [`RULES`] order; `missing` receives the servers named but not
+/// reported.
+fn all(hosts: &[SysHost], missing: &mut dyn FnMut(&str)) -> Vec<Finding> {
+    let mut r = resolve::Resolver::new(hosts);
+    vec![
+        name::judge(hosts),
+        access_points::judge(&mut r, missing),
+        clients::judge(&mut r, missing, true),
+        clients::judge(&mut r, missing, false),
+        provider::judge(hosts),
+        version::judge(hosts),
+        security::judge(hosts),
+        time::judge(hosts),
+    ]
+}
 
 /// Interned string.
 pub type Str = Rc<str>;
@@ -79,8 +111,17 @@ pub struct SysClient {
     pub servers: Vec<Str>,
     /// Security.
     pub security: Security,
-    /// Agent fabric interfaces.
-    pub ifaces: Vec<Str>,
+    /// Agent `fabric_ifaces[].devices[]`, in file order.
+    pub ifaces: Vec<AgentDevice>,
+}
+
+/// One agent `fabric_ifaces[].devices[]` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentDevice {
+    /// `iface`.
+    pub iface: Str,
+    /// `domain` (None: not written, the agent then hands out the iface name).
+    pub domain: Option<Str>,
 }
 
 /// What the system rules keep of one host.
@@ -201,8 +242,13 @@ impl SysHost {
                 .fabric_ifaces
                 .iter()
                 .flatten()
-                .flat_map(|f| f.devices.iter().filter_map(|d| d.iface.as_deref()))
-                .map(|i| st.get(i))
+                .flat_map(|f| &f.devices)
+                .filter_map(|d| {
+                    Some(AgentDevice {
+                        iface: st.get(d.iface.as_deref()?),
+                        domain: d.domain.as_deref().map(|x| st.get(x)),
+                    })
+                })
                 .collect(),
         };
         h.agent = d.agent.as_ref().map(|a| client(a, &a.access_points, st));
@@ -239,51 +285,10 @@ pub struct SystemSection {
     pub findings: Vec<Finding>,
 }
 
-/// How an entry resolved.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Target {
-    /// Server `i` of the host list, on `port`.
-    Server(usize, u16),
-    /// A host of the fleet that is not a server.
-    NotServer(usize),
-    /// No report names this host.
-    Unknown(String),
-}
-
-/// Resolves `entry` (written in a file of host `holder`, default port `port`).
-pub(crate) fn resolve(hosts: &[SysHost], holder: usize, entry: &str, port: u16) -> Vec<Target> {
-    expand_hostlist(entry)
-        .iter()
-        .map(|e| {
-            let host = host_of(e).to_ascii_lowercase();
-            let p = e
-                .trim()
-                .strip_prefix(host_of(e))
-                .and_then(|r| r.trim_start_matches(']').strip_prefix(':'))
-                .and_then(|p| p.parse().ok())
-                .unwrap_or(port);
-            let local = matches!(host.as_str(), "localhost" | "127.0.0.1" | "::1")
-                || host.starts_with("localhost.");
-            let found = if local {
-                Some(holder)
-            } else {
-                hosts
-                    .iter()
-                    .position(|h| h.names.iter().any(|n| **n == *host))
-            };
-            match found {
-                Some(i) if hosts[i].server.is_some() => Target::Server(i, p),
-                Some(i) if hosts[i].has_daos => Target::NotServer(i),
-                _ => Target::Unknown(host_of(e).to_string()),
-            }
-        })
-        .collect()
-}
-
 /// Runs every system rule.
 pub fn judge(hosts: &[SysHost]) -> SystemSection {
     let mut missing: BTreeMap<String, ()> = BTreeMap::new();
-    let findings = rules::all(hosts, &mut |m: &str| {
+    let findings = all(hosts, &mut |m: &str| {
         missing.insert(m.to_string(), ());
     });
     let status = findings
@@ -308,6 +313,21 @@ pub fn judge(hosts: &[SysHost]) -> SystemSection {
 /// Explain text of a system rule.
 pub fn explain(id: &str) -> Option<&'static str> {
     RULES.iter().find(|(i, _)| *i == id).map(|(_, e)| *e)
+}
+
+/// One-line title of a system rule (for `list` and `explain`).
+pub fn title(id: &str) -> &'static str {
+    match id {
+        "system.name" => "One system name on every server, agent and dmg host",
+        "system.access-points" => "The servers agree on one odd access-point list of servers",
+        "system.agents" => "Agents' access points are servers of the fleet",
+        "system.control" => "dmg's hostlist names servers of the fleet",
+        "system.provider" => "One fabric provider; agents' fabric_ifaces fit it",
+        "system.version" => "One DAOS version and rules profile on every node",
+        "system.security" => "All insecure, or all secure with one CA",
+        "system.time" => "Clocks synchronised and within the HLC tolerance",
+        _ => "System rule judged by fleet",
+    }
 }
 
 #[cfg(test)]

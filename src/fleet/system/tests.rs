@@ -6,7 +6,10 @@ use serde_json::{Value, json};
 use crate::checks::Status;
 use crate::fleet::Merger;
 
-const SEED: &str = "/work/shared/corpus/daos-config/seed";
+const SEED: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/corpus/daos-config/seed"
+);
 
 fn tls() -> Value {
     json!({"allow_insecure": true, "ca_cert": "/etc/daos/certs/daosCA.crt", "ca_sha256": null})
@@ -76,9 +79,8 @@ fn status(s: &super::SystemSection, id: &str) -> (Status, String) {
 
 #[test]
 fn the_seed_files_say_what_the_fixtures_transcribe() {
-    let Ok(server) = std::fs::read_to_string(format!("{SEED}/daos_server.yml")) else {
-        return;
-    };
+    let server = std::fs::read_to_string(format!("{SEED}/daos_server.yml"))
+        .expect("the corpus (../shared/corpus beside the checkout) holds the guide's seed files");
     assert!(server.contains("name: daos_server"));
     assert!(server.contains("provider: ofi+tcp;ofi_rxm"));
     assert!(server.contains("access_points: ['node0','node1']"));
@@ -234,4 +236,103 @@ fn clocks_apart_in_one_window_warn() {
     let (st, sum) = status(&judge(&r), "system.time");
     assert_eq!(st, Status::Warn);
     assert!(sum.contains("node2 at 5s"), "{sum}");
+}
+
+fn at(r: &str, when: &str) -> String {
+    r.replace(T, when)
+}
+
+#[test]
+fn report_times_are_held_to_the_hlc_tolerance_in_whole_seconds() {
+    // 1 s apart in whole seconds may be 0.1 s: not provably beyond 1 s
+    let mut r = guide();
+    r[2] = at(&r[2], "2026-12-02T10:00:01Z");
+    let (st, sum) = status(&judge(&r), "system.time");
+    assert_eq!(st, Status::Pass, "{sum}");
+    assert!(
+        sum.contains("3 clock(s) synchronised") && sum.contains("at most 1 s"),
+        "{sum}"
+    );
+    // 2 s apart: truly more than 1 s
+    r[2] = at(&guide()[2], "2026-12-02T10:00:02Z");
+    let (st, sum) = status(&judge(&r), "system.time");
+    assert_eq!(st, Status::Warn, "{sum}");
+    assert!(sum.contains("node2 at 2s after node0"), "{sum}");
+    // a report of another day is another collection run, not a spread
+    r[2] = at(&guide()[2], "2026-12-03T10:00:02Z");
+    assert_eq!(status(&judge(&r), "system.time").0, Status::Pass);
+}
+
+#[test]
+fn unknown_clock_state_is_not_synchronised() {
+    let unknown = |r: &str| r.replace("{\"synchronized\":true}", "null");
+    let all: Vec<String> = guide().iter().map(|r| unknown(r)).collect();
+    assert!(all[0].contains("\"time\":null"), "{}", all[0]);
+    let (st, sum) = status(&judge(&all), "system.time");
+    assert_eq!(st, Status::Skip, "{sum}");
+    assert!(
+        sum.contains("unknown on every host (node[0-2])") && !sum.contains("synchronised on"),
+        "{sum}"
+    );
+    let mut some = guide();
+    some[1] = unknown(&some[1]);
+    let (st, sum) = status(&judge(&some), "system.time");
+    assert_eq!(st, Status::Warn, "{sum}");
+    assert!(
+        sum.contains("unknown on node1; synchronised on node[0,2]"),
+        "{sum}"
+    );
+}
+
+/// The guide's deployment with every server on `provider` and the agent's one device
+/// written with `domain`.
+fn on_provider(provider: &str, domain: Value) -> Vec<String> {
+    guide()
+        .iter()
+        .map(|r| {
+            r.replace(P, provider)
+                .replace("\"domain\":null", &format!("\"domain\":{domain}"))
+        })
+        .collect()
+}
+
+#[test]
+fn agents_fabric_ifaces_fit_the_servers_provider() {
+    let verbs = "ofi+verbs;ofi_rxm";
+    // the guide's agent device has no domain: fine for tcp, not for verbs
+    let (st, sum) = status(&judge(&guide()), "system.provider");
+    assert_eq!(st, Status::Pass, "{sum}");
+    assert!(sum.contains("fabric_ifaces of 1 agent(s) fit"), "{sum}");
+    let s = judge(&on_provider(verbs, Value::Null));
+    let (st, sum) = status(&s, "system.provider");
+    assert_eq!(st, Status::Fail, "{sum}");
+    assert!(
+        sum.contains("iface enp94s0f1 without a domain") && sum.contains("on node2"),
+        "{sum}"
+    );
+    // the iface name as domain is what the agent hands out anyway: still no RDMA device
+    let (st, _) = status(
+        &judge(&on_provider(verbs, json!("enp94s0f1"))),
+        "system.provider",
+    );
+    assert_eq!(st, Status::Fail);
+    let (st, sum) = status(
+        &judge(&on_provider(verbs, json!("mlx5_1"))),
+        "system.provider",
+    );
+    assert_eq!(st, Status::Pass, "{sum}");
+    // a device domain with tcp
+    let (st, sum) = status(&judge(&on_provider(P, json!("mlx5_1"))), "system.provider");
+    assert_eq!(st, Status::Fail, "{sum}");
+    assert!(
+        sum.contains("domain mlx5_1") && sum.contains("node2"),
+        "{sum}"
+    );
+    // a provider whose domains this rule does not know: not judged
+    let (st, sum) = status(
+        &judge(&on_provider("ofi+shm", Value::Null)),
+        "system.provider",
+    );
+    assert_eq!(st, Status::Pass, "{sum}");
+    assert!(sum.contains("not judged"), "{sum}");
 }

@@ -17,12 +17,19 @@ use super::yaml::Pos;
 use super::{DEFAULT_CONTROL_PORT, DaosStage, Issue, Location, SYSTEM_NAME_MAX, Severity, host_of};
 use crate::daos::DaosVersion;
 
+mod accel;
 mod agent;
 mod control;
 mod engine;
+mod engine_env;
+mod fabric;
 pub mod hostlist;
+mod logmask;
+mod mdonssd;
 mod multi_engine;
+mod pci;
 mod server;
+mod storage;
 
 pub use agent::validate_agent;
 pub use control::validate_control;
@@ -116,7 +123,6 @@ impl<'a> Out<'a> {
         self.add(DaosStage::Parse, Severity::Error, pos, key, msg, fault, fix);
     }
     /// An error DAOS only meets after `daos_server` started (hardware in hand).
-    #[allow(dead_code)] // the start-time rules of the families are being marked
     pub(super) fn start_err(
         &mut self,
         pos: Option<Pos>,
@@ -128,7 +134,6 @@ impl<'a> Out<'a> {
         self.add(DaosStage::Start, Severity::Error, pos, key, msg, fault, fix);
     }
     /// A warning about something DAOS only meets after it started.
-    #[allow(dead_code)] // the start-time rules of the families are being marked
     pub(super) fn start_warn(
         &mut self,
         pos: Option<Pos>,
@@ -186,28 +191,6 @@ pub(super) fn name_rule(out: &mut Out, name: Option<&str>, pos: Option<Pos>) {
             None,
             Some("shorten the system name, identically in daos_server.yml, daos_agent.yml and daos_control.yml".into()),
         );
-    }
-}
-
-pub(super) fn port_rule(
-    out: &mut Out,
-    key: &str,
-    port: Option<i64>,
-    pos: Option<Pos>,
-    fault: Option<&str>,
-    allow_zero: bool,
-) {
-    if let Some(p) = port {
-        let bad = if allow_zero { p < 0 } else { p <= 0 } || p > 65535;
-        if bad {
-            out.err(
-                pos,
-                key,
-                format!("{key} {p} is not a valid TCP port (1-65535)"),
-                fault,
-                None,
-            );
-        }
     }
 }
 

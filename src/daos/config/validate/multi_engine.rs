@@ -2,10 +2,12 @@
 
 use std::collections::BTreeMap;
 
+use super::pci::canonical_bdev;
 use super::{Out, provider_uses_port_range};
+use crate::daos::DaosVersion;
 use crate::daos::config::server::ServerConfig;
 
-pub(super) fn validate_multi_engine(out: &mut Out, cfg: &ServerConfig) {
+pub(super) fn validate_multi_engine(out: &mut Out, cfg: &ServerConfig, version: DaosVersion) {
     let mut fabric: BTreeMap<(String, String, i64), usize> = BTreeMap::new();
     let mut logs: BTreeMap<String, usize> = BTreeMap::new();
     let mut mounts: BTreeMap<String, usize> = BTreeMap::new();
@@ -31,7 +33,7 @@ pub(super) fn validate_multi_engine(out: &mut Out, cfg: &ServerConfig) {
             };
             for (j, other_iface, lo, hi) in &ports {
                 if *other_iface == iface && port <= *hi && port + width >= *lo {
-                    out.err(pos("fabric_iface_port"), &key("fabric_iface_port"), format!("engine {i} ports {port}-{} on {iface} overlap engine {j} ports {lo}-{hi}", port + width), None, Some(format!("space the fabric_iface_port of engines on {iface} at least 4 apart")));
+                    out.start_err(pos("fabric_iface_port"), &key("fabric_iface_port"), format!("engine {i} ports {port}-{} on {iface} overlap engine {j} ports {lo}-{hi}: DAOS loads the file, the second engine fails to bind at start", port + width), None, Some(format!("space the fabric_iface_port of engines on {iface} at least 4 apart")));
                 }
             }
             ports.push((i, iface, port, port + width));
@@ -69,6 +71,30 @@ pub(super) fn validate_multi_engine(out: &mut Out, cfg: &ServerConfig) {
                     );
                 }
             }
+            // 2.8 server.go validateMultiEngineConfig: FaultConfigScmDiffHugeEnabled (the
+            // *bool must be set alike, set or unset, in every engine)
+            if version >= DaosVersion::V2_8
+                && i > 0
+                && let Some(t0) = first.scm_tiers().next()
+                && (
+                    t0.scm_hugepages_set,
+                    t0.scm_hugepages_disabled.unwrap_or(false),
+                ) != (
+                    t.scm_hugepages_set,
+                    t.scm_hugepages_disabled.unwrap_or(false),
+                )
+            {
+                out.err(
+                    pos("storage"),
+                    &key("storage"),
+                    format!("engine {i} scm_hugepages_disabled differs from engine 0's"),
+                    Some("ServerConfigScmHugeEnabled"),
+                    Some(
+                        "write scm_hugepages_disabled the same way in every engine (or in none)"
+                            .into(),
+                    ),
+                );
+            }
             if i > 0 && t.class != first_class {
                 out.err(
                     Some(t.pos),
@@ -83,7 +109,7 @@ pub(super) fn validate_multi_engine(out: &mut Out, cfg: &ServerConfig) {
         for t in e.bdev_tiers() {
             for d in &t.bdev_list {
                 count += 1;
-                if let Some(seen) = bdevs.insert(d.to_ascii_lowercase(), i)
+                if let Some(seen) = bdevs.insert(canonical_bdev(d), i)
                     && seen != i
                 {
                     out.err(

@@ -3,9 +3,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::accel::validate_accel;
 use super::engine::validate_engine;
+use super::engine_env::validate_engine_env;
+use super::fabric::split_multi;
+use super::logmask::validate_engine_logging;
 use super::multi_engine::validate_multi_engine;
-use super::{Out, effective_access_points, name_rule, port_rule};
+use super::pci::canonical_bdev;
+use super::storage::{validate_storage, validate_tier_decoding};
+use super::{Out, effective_access_points, name_rule};
 use crate::daos::DaosVersion;
 use crate::daos::config::Issue;
 use crate::daos::config::server::{ServerConfig, StorageClass};
@@ -34,17 +40,24 @@ pub fn validate_server(cfg: &ServerConfig, version: DaosVersion, file: &str) -> 
         )
     };
 
+    // Load: the decoders of bdev_list, bdev_busid_range, bdev_roles (storage/config.go)
+    for (i, e) in cfg.engines.iter().enumerate() {
+        validate_tier_decoding(&mut out, cfg, e, i);
+        validate_accel(&mut out, cfg, e, i);
+    }
+
     // Load: system name, single provider
     name_rule(&mut out, cfg.name.as_deref(), pos("name"));
+    // server.go Load: more than one top-level provider is refused while loading
     if let Some(p) = &cfg.provider
-        && p.split(',').filter(|s| !s.trim().is_empty()).count() > 1
+        && split_multi(p).len() > 1
     {
-        out.err(
+        out.load_err(
             pos("provider"),
             "provider",
-            format!("fabric provider string {p:?} includes more than one provider"),
+            format!("fabric provider string {p:?} includes more than one provider: DAOS {version} supports one"),
             None,
-            None,
+            Some("set one provider at the top level (multi-provider engines are not enabled)".into()),
         );
     }
 
@@ -110,20 +123,30 @@ pub fn validate_server(cfg: &ServerConfig, version: DaosVersion, file: &str) -> 
         );
     }
 
-    // server/server.go Start -> cfg.Fabric.GetProviders (common/... FabricConfig):
-    // "provider not set" when no provider is configured, engines or not
-    if cfg.provider.as_deref().is_none_or(|p| p.trim().is_empty())
-        && cfg
-            .engines
-            .iter()
-            .all(|e| e.provider.as_deref().is_none_or(|p| p.trim().is_empty()))
-    {
+    // server/server.go Start -> cfg.Fabric.GetProviders (engine/config.go): the
+    // top-level provider must be set, whatever the engines say ("provider not set"; the
+    // FaultConfigNoProvider of Validate comes after it and is never reached).
+    if split_multi(cfg.provider.as_deref().unwrap_or("")).is_empty() {
         out.err(
             pos("provider"),
             "provider",
-            "provider is not set: daos_server refuses to start without a fabric provider".into(),
+            "provider is not set at the top level: daos_server refuses to start without it (an engine's own provider is not enough)".into(),
             None,
             Some("set the top-level provider: (e.g. ofi+tcp, ofi+verbs, ucx+dc_x)".into()),
+        );
+    }
+
+    // 2.8 server.go Validate
+    if v28
+        && let Some(d) = cfg.engine_auto_restart_min_delay
+        && d < 0
+    {
+        out.err(
+            pos("engine_auto_restart_min_delay"),
+            "engine_auto_restart_min_delay",
+            format!("engine_auto_restart_min_delay is {d}: it must be 0 or more (seconds)"),
+            None,
+            Some("remove it or set a number of seconds".into()),
         );
     }
 
@@ -142,38 +165,51 @@ pub fn validate_server(cfg: &ServerConfig, version: DaosVersion, file: &str) -> 
         _ => {}
     }
 
-    if cfg.provider.is_none() && cfg.engines.iter().all(|e| e.provider.is_none()) {
-        out.err(
-            pos("provider"),
-            "provider",
-            "no fabric provider set (provider: ofi+tcp, ofi+verbs;ofi_rxm, ucx+...)".into(),
-            Some("ServerConfigBadProvider"),
-            Some("set provider: at the top level of daos_server.yml".into()),
-        );
-    }
-    if control_port <= 0 || control_port > 65535 {
+    // Validate checks port <= 0 and telemetry_port < 0; a port above 65535 is loaded
+    // and fails when daos_server binds it (start time).
+    if control_port <= 0 {
         out.err(
             pos("port"),
             "port",
             format!("control port {control_port} is not a valid TCP port (1-65535)"),
             Some("ServerConfigBadControlPort"),
-            None,
+            Some("remove port to use 10001, or set a port from 1 to 65535".into()),
         );
+    } else if control_port > 65535 {
+        out.start_err(pos("port"), "port", format!("control port {control_port} is above 65535: DAOS loads the file but can't listen on it"), None, Some("set a port from 1 to 65535 (default 10001)".into()));
     }
-    port_rule(
-        &mut out,
-        "telemetry_port",
-        cfg.telemetry_port,
-        pos("telemetry_port"),
-        Some("ServerConfigBadTelemetryPort"),
-        true,
-    );
+    if let Some(t) = cfg.telemetry_port {
+        if t < 0 {
+            out.err(
+                pos("telemetry_port"),
+                "telemetry_port",
+                format!("telemetry_port {t} is negative"),
+                Some("ServerConfigBadTelemetryPort"),
+                Some("set 0 to disable telemetry, or a port from 1 to 65535 (e.g. 9191)".into()),
+            );
+        } else if t > 65535 {
+            out.start_err(
+                pos("telemetry_port"),
+                "telemetry_port",
+                format!(
+                    "telemetry_port {t} is above 65535: DAOS loads the file but can't listen on it"
+                ),
+                None,
+                Some("set a port from 1 to 65535 (e.g. 9191)".into()),
+            );
+        }
+    }
 
     for (i, e) in cfg.engines.iter().enumerate() {
         validate_engine(&mut out, cfg, e, i);
+        validate_storage(&mut out, cfg, version, e, i);
+        validate_engine_logging(&mut out, cfg, e, i);
+        if v28 {
+            validate_engine_env(&mut out, cfg, e, i);
+        }
     }
     if cfg.engines.len() > 1 {
-        validate_multi_engine(&mut out, cfg);
+        validate_multi_engine(&mut out, cfg, version);
     }
 
     if cfg.nr_hugepages < 0 || cfg.nr_hugepages > i64::from(i32::MAX) {
@@ -190,8 +226,9 @@ pub fn validate_server(cfg: &ServerConfig, version: DaosVersion, file: &str) -> 
         );
     }
 
-    // bdev_exclude ∩ bdev_list: a check of Validate from 2.8; earlier releases pass both
-    // lists to SPDK setup and the engine then misses its device.
+    // bdev_exclude ∩ bdev_list: a check of Validate from 2.8 (an exclude entry spelled as
+    // DAOS prints the engine's PCI address); earlier releases pass both lists to SPDK
+    // setup and the engine then misses its device: a warning there.
     let nvme: BTreeSet<String> = cfg
         .engines
         .iter()
@@ -199,28 +236,48 @@ pub fn validate_server(cfg: &ServerConfig, version: DaosVersion, file: &str) -> 
             e.bdev_tiers()
                 .filter(|t| t.class == Some(StorageClass::Nvme))
         })
-        .flat_map(|t| t.bdev_list.iter().map(|a| a.to_ascii_lowercase()))
+        .flat_map(|t| t.bdev_list.iter().map(|a| canonical_bdev(a)))
         .collect();
     for (i, x) in cfg.bdev_exclude.iter().enumerate() {
-        if nvme.contains(&x.to_ascii_lowercase()) {
+        let clash = if v28 {
+            nvme.contains(x)
+        } else {
+            nvme.contains(&canonical_bdev(x))
+        };
+        if clash {
             let key = format!("bdev_exclude[{i}]");
-            out.err(
-                pos(&key),
-                &key,
-                format!("{x} is both in bdev_exclude and in an engine's bdev_list"),
-                v28.then_some("ServerConfigBdevExcludeClash"),
-                Some(format!("remove {x} from bdev_exclude or from bdev_list")),
-            );
+            let msg = format!("{x} is both in bdev_exclude and in an engine's bdev_list");
+            let fix = Some(format!("remove {x} from bdev_exclude or from bdev_list"));
+            if v28 {
+                out.err(
+                    pos(&key),
+                    &key,
+                    msg,
+                    Some("ServerConfigBdevExcludeClash"),
+                    fix,
+                );
+            } else {
+                out.warn(
+                    pos(&key),
+                    &key,
+                    format!(
+                        "{msg}: DAOS {version} loads the file but the engine will not get that SSD"
+                    ),
+                    None,
+                    fix,
+                );
+            }
         }
     }
 
-    // SetNrHugepages: hugepages disabled with bdevs
+    // SetNrHugepages (server.go; run by server.Start with the host's /proc/meminfo, so a
+    // start-time rule): hugepages disabled with bdevs
     let any_bdevs = cfg.engines.iter().any(|e| e.has_bdevs());
     let real_nvme = cfg.engines.iter().any(|e| e.has_real_nvme());
     if cfg.disable_hugepages {
         if v28 {
             if cfg.nr_hugepages != 0 {
-                out.err(
+                out.start_err(
                     pos("disable_hugepages"),
                     "disable_hugepages",
                     "disable_hugepages is true but nr_hugepages is set".into(),
@@ -229,9 +286,9 @@ pub fn validate_server(cfg: &ServerConfig, version: DaosVersion, file: &str) -> 
                 );
             }
             if real_nvme {
-                out.err(pos("disable_hugepages"), "disable_hugepages", "disable_hugepages is true but engines have NVMe SSDs in bdev_list: SPDK needs hugepages".into(), Some("ServerConfigHugepagesDisabledWithNvmeBdevs"), Some("remove disable_hugepages".into()));
+                out.start_err(pos("disable_hugepages"), "disable_hugepages", "disable_hugepages is true but engines have NVMe SSDs in bdev_list: SPDK needs hugepages".into(), Some("ServerConfigHugepagesDisabledWithNvmeBdevs"), Some("remove disable_hugepages".into()));
             } else if any_bdevs {
-                out.warn(
+                out.start_warn(
                     pos("disable_hugepages"),
                     "disable_hugepages",
                     "hugepages disabled with emulated bdevs: DAOS 2.8 calls this experimental"
@@ -241,7 +298,7 @@ pub fn validate_server(cfg: &ServerConfig, version: DaosVersion, file: &str) -> 
                 );
             }
         } else if any_bdevs {
-            out.err(pos("disable_hugepages"), "disable_hugepages", format!("disable_hugepages is true but engines have bdevs: DAOS {version} needs hugepages for any bdev class"), Some("ServerConfigHugepagesDisabledWithBdevs"), Some("remove disable_hugepages, or remove the bdev tiers".into()));
+            out.start_err(pos("disable_hugepages"), "disable_hugepages", format!("disable_hugepages is true but engines have bdevs: DAOS {version} needs hugepages for any bdev class"), Some("ServerConfigHugepagesDisabledWithBdevs"), Some("remove disable_hugepages, or remove the bdev tiers".into()));
         }
     }
 
@@ -260,6 +317,7 @@ pub fn validate_server(cfg: &ServerConfig, version: DaosVersion, file: &str) -> 
         }
     }
 
+    // start time (server_utils.go prepBdevStorage, after the hardware scan):
     // server_utils.go getEngineNUMANodes (2.8: config.go GetNumaNodes): engines spread
     // unevenly over NUMA nodes are refused when they have bdevs.
     if any_bdevs
@@ -274,7 +332,7 @@ pub fn validate_server(cfg: &ServerConfig, version: DaosVersion, file: &str) -> 
         let counts: BTreeSet<usize> = per.values().copied().collect();
         if counts.len() > 1 {
             let shown: Vec<String> = per.iter().map(|(n, c)| format!("node {n}: {c}")).collect();
-            out.err(
+            out.start_err(
                 pos("engines"),
                 "engines",
                 format!(
