@@ -65,18 +65,31 @@ impl Pending {
 
     /// Feeds bytes; returns the index just past the byte that closed the document.
     fn scan(&mut self, bytes: &[u8]) -> Option<usize> {
-        for (i, &c) in bytes.iter().enumerate() {
+        let mut i = 0;
+        while i < bytes.len() {
             if self.in_string {
                 if self.escaped {
                     self.escaped = false;
-                } else if c == b'\\' {
-                    self.escaped = true;
-                } else if c == b'"' {
-                    self.in_string = false;
+                    i += 1;
+                    continue;
                 }
-                continue;
+                // most of a report's bytes are inside strings: jump to the next quote or
+                // backslash instead of looking at every byte
+                match memchr::memchr2(b'"', b'\\', &bytes[i..]) {
+                    None => return None,
+                    Some(k) => {
+                        i += k;
+                        if bytes[i] == b'\\' {
+                            self.escaped = true;
+                        } else {
+                            self.in_string = false;
+                        }
+                        i += 1;
+                        continue;
+                    }
+                }
             }
-            match c {
+            match bytes[i] {
                 b'"' => self.in_string = true,
                 b'{' | b'[' => self.depth += 1,
                 b'}' | b']' => {
@@ -87,6 +100,7 @@ impl Pending {
                 }
                 _ => {}
             }
+            i += 1;
         }
         None
     }
