@@ -20,10 +20,41 @@ use serde::Serialize;
 use crate::checks::Status;
 use crate::daos::config::{expand_hostlist, host_of};
 
-mod rules;
+mod access_points;
+mod clients;
+mod common;
+mod name;
+mod provider;
+mod security;
+mod time;
+mod version;
 
 /// The system rules, in output order, with their explain text.
-pub const RULES: &[(&str, &str)] = rules::RULES;
+pub const RULES: &[(&str, &str)] = &[
+    ("system.name", name::EXPLAIN),
+    ("system.access-points", access_points::EXPLAIN),
+    ("system.agents", clients::EXPLAIN_AGENTS),
+    ("system.control", clients::EXPLAIN_CONTROL),
+    ("system.provider", provider::EXPLAIN),
+    ("system.version", version::EXPLAIN),
+    ("system.security", security::EXPLAIN),
+    ("system.time", time::EXPLAIN),
+];
+
+/// Runs every rule, in [`RULES`] order; `missing` receives the servers named but not
+/// reported.
+fn all(hosts: &[SysHost], missing: &mut dyn FnMut(&str)) -> Vec<Finding> {
+    vec![
+        name::judge(hosts),
+        access_points::judge(hosts, missing),
+        clients::judge(hosts, missing, true),
+        clients::judge(hosts, missing, false),
+        provider::judge(hosts),
+        version::judge(hosts),
+        security::judge(hosts),
+        time::judge(hosts),
+    ]
+}
 
 /// Interned string.
 pub type Str = Rc<str>;
@@ -283,7 +314,7 @@ pub(crate) fn resolve(hosts: &[SysHost], holder: usize, entry: &str, port: u16) 
 /// Runs every system rule.
 pub fn judge(hosts: &[SysHost]) -> SystemSection {
     let mut missing: BTreeMap<String, ()> = BTreeMap::new();
-    let findings = rules::all(hosts, &mut |m: &str| {
+    let findings = all(hosts, &mut |m: &str| {
         missing.insert(m.to_string(), ());
     });
     let status = findings

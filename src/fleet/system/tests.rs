@@ -235,3 +235,49 @@ fn clocks_apart_in_one_window_warn() {
     assert_eq!(st, Status::Warn);
     assert!(sum.contains("node2 at 5s"), "{sum}");
 }
+
+fn at(r: &str, when: &str) -> String {
+    r.replace(T, when)
+}
+
+#[test]
+fn report_times_are_held_to_the_hlc_tolerance_in_whole_seconds() {
+    // 1 s apart in whole seconds may be 0.1 s: not provably beyond 1 s
+    let mut r = guide();
+    r[2] = at(&r[2], "2026-12-02T10:00:01Z");
+    let (st, sum) = status(&judge(&r), "system.time");
+    assert_eq!(st, Status::Pass, "{sum}");
+    assert!(
+        sum.contains("3 clock(s) synchronised") && sum.contains("at most 1 s"),
+        "{sum}"
+    );
+    // 2 s apart: truly more than 1 s
+    r[2] = at(&guide()[2], "2026-12-02T10:00:02Z");
+    let (st, sum) = status(&judge(&r), "system.time");
+    assert_eq!(st, Status::Warn, "{sum}");
+    assert!(sum.contains("node2 at 2s after node0"), "{sum}");
+    // a report of another day is another collection run, not a spread
+    r[2] = at(&guide()[2], "2026-12-03T10:00:02Z");
+    assert_eq!(status(&judge(&r), "system.time").0, Status::Pass);
+}
+
+#[test]
+fn unknown_clock_state_is_not_synchronised() {
+    let unknown = |r: &str| r.replace("{\"synchronized\":true}", "null");
+    let all: Vec<String> = guide().iter().map(|r| unknown(r)).collect();
+    assert!(all[0].contains("\"time\":null"), "{}", all[0]);
+    let (st, sum) = status(&judge(&all), "system.time");
+    assert_eq!(st, Status::Skip, "{sum}");
+    assert!(
+        sum.contains("unknown on every host (node[0-2])") && !sum.contains("synchronised on"),
+        "{sum}"
+    );
+    let mut some = guide();
+    some[1] = unknown(&some[1]);
+    let (st, sum) = status(&judge(&some), "system.time");
+    assert_eq!(st, Status::Warn, "{sum}");
+    assert!(
+        sum.contains("unknown on node1; synchronised on node[0,2]"),
+        "{sum}"
+    );
+}
