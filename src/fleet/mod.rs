@@ -515,7 +515,7 @@ impl Merger {
             .map(|h| (h.name.as_str(), h.sys.names.iter().map(|n| &**n).collect()))
             .collect();
         let network = self.probes.finish(&names);
-        let system = system::judge(&sys_hosts);
+        let system = system::judge_with(&sys_hosts, network.as_ref());
         let mut superseded = self.superseded;
         superseded.extend(self.probes.superseded.iter().cloned());
         FleetSummary {

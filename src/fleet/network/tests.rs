@@ -119,3 +119,52 @@ fn newest_probe_report_of_a_host_wins_and_unknown_status_is_error() {
     assert_eq!(n.failures.len(), 1);
     assert_eq!(n.failures[0].status, PathStatus::Error);
 }
+
+#[test]
+fn system_network_and_time_judge_the_matrix() {
+    use crate::checks::Status;
+    let mut st = ProbeStore::default();
+    st.add(
+        "a:1",
+        None,
+        probe(
+            "node2",
+            &[
+                path("node0", 10001, "ok", Some(5200.0), "\"node0\""),
+                path("node1", 10001, "timeout", None, "null"),
+                path("node1", 10001, "ok", Some(30.0), "\"node1\""),
+            ]
+            .join(","),
+        ),
+    );
+    let n = st.finish(&[]).unwrap();
+    let sys = crate::fleet::system::judge_with(&[], Some(&n));
+    let f = |id: &str| sys.findings.iter().find(|f| f.id == id).unwrap().clone();
+    let net = f("system.network");
+    assert_eq!(net.status, Status::Fail);
+    assert!(
+        net.summary
+            .contains("node2 -> node1: 10001/control timeout"),
+        "{}",
+        net.summary
+    );
+    assert!(net.remediation.unwrap().contains("firewall"));
+    let time = f("system.time");
+    assert_eq!(time.status, Status::Fail, "{}", time.summary);
+    // node0 5.2 s ahead of node2; node1 30 ms ahead: the pair is node0 / node2
+    assert!(
+        time.summary.starts_with("node0 is 5200 ms ahead of node2"),
+        "{}",
+        time.summary
+    );
+    assert_eq!(sys.status, Status::Fail);
+
+    // no probe report: skip, and time judged by the reports alone
+    let sys = crate::fleet::system::judge_with(&[], None);
+    let net = sys
+        .findings
+        .iter()
+        .find(|f| f.id == "system.network")
+        .unwrap();
+    assert_eq!(net.status, Status::Skip);
+}
