@@ -17,6 +17,7 @@ use crate::checks::Status;
 use crate::report::parse_rfc3339;
 
 pub mod html;
+pub mod network;
 pub mod nodeset;
 pub mod record;
 mod render;
@@ -91,6 +92,7 @@ pub struct Merger {
     superseded: Vec<String>,
     problems: Vec<Problem>,
     strings: system::Strings,
+    probes: network::ProbeStore,
 }
 
 /// An input that is not a readable report.
@@ -120,6 +122,7 @@ impl Merger {
             superseded: Vec::new(),
             problems: Vec::new(),
             strings: system::Strings::default(),
+            probes: network::ProbeStore::default(),
         }
     }
 
@@ -191,8 +194,9 @@ impl Merger {
     fn document(&mut self, source: &str, prefix: Option<&str>, line: u64, bytes: &[u8]) {
         self.documents += 1;
         let where_ = format!("{source}:{line}");
-        let r = match record::parse(bytes) {
-            Ok(r) => r,
+        let r = match record::parse_doc(bytes) {
+            Ok(record::Doc::Report(r)) => r,
+            Ok(record::Doc::Probe(p)) => return self.probes.add(&where_, prefix, p),
             Err(message) => {
                 self.problems.push(Problem {
                     source: where_,
@@ -505,13 +509,22 @@ impl Merger {
             .collect();
 
         let sys_hosts: Vec<system::SysHost> = self.hosts.iter().map(|h| h.sys.clone()).collect();
-        let system = system::judge(&sys_hosts);
+        let names: Vec<(&str, Vec<&str>)> = self
+            .hosts
+            .iter()
+            .map(|h| (h.name.as_str(), h.sys.names.iter().map(|n| &**n).collect()))
+            .collect();
+        let network = self.probes.finish(&names);
+        let system = system::judge_with(&sys_hosts, network.as_ref());
+        let mut superseded = self.superseded;
+        superseded.extend(self.probes.superseded.iter().cloned());
         FleetSummary {
             schema: FLEET_SCHEMA.to_string(),
             system,
             documents: self.documents,
             hosts: self.hosts.len(),
-            superseded: self.superseded,
+            superseded,
+            network,
             newest_generated_at: newest.map(|t| crate::report::rfc3339(t.max(0) as u64)),
             stale_after_seconds: self.stale_after,
             checks,
@@ -561,6 +574,8 @@ pub struct FleetSummary {
     pub hosts: usize,
     /// Older reports of a host replaced by a newer one (their source).
     pub superseded: Vec<String>,
+    /// The reachability matrix and clock offsets of the probe reports (`null`: none).
+    pub network: Option<network::Network>,
     /// `generated_at` of the newest report.
     pub newest_generated_at: Option<String>,
     /// `--stale-after` in seconds.

@@ -311,17 +311,85 @@ impl<'de> Deserialize<'de> for Count {
     }
 }
 
-/// Parses a report; the error says why it is not one.
-pub fn parse(bytes: &[u8]) -> Result<SlimReport, String> {
-    let r: SlimReport =
-        serde_json::from_slice(bytes).map_err(|e| format!("malformed report: {e}"))?;
-    if !r.schema.starts_with("daos-preflight/report/") {
+/// A document fleet reads: a check report or a probe report.
+#[derive(Debug)]
+pub enum Doc {
+    /// `daos-preflight/report/v1`.
+    Report(Box<SlimReport>),
+    /// `daos-preflight/probe/v1`.
+    Probe(super::network::SlimProbe),
+}
+
+/// Every top-level field of both kinds, parsed in one pass (their names do not
+/// collide: a report has `host`, `checks`, `facts`, `daos`; a probe report `from`,
+/// `results`), so telling them apart costs no second parse.
+#[derive(Debug, Deserialize)]
+struct AnyDoc {
+    schema: String,
+    #[serde(default)]
+    tool: SlimTool,
+    #[serde(default)]
+    host: SlimHost,
+    #[serde(default)]
+    generated_at: Option<String>,
+    #[serde(default)]
+    daos_version: Option<String>,
+    #[serde(default)]
+    checks: Option<Vec<SlimCheck>>,
+    #[serde(default)]
+    facts: SlimFacts,
+    #[serde(default)]
+    daos: Option<SlimDaos>,
+    #[serde(default)]
+    from: Option<super::network::SlimFrom>,
+    #[serde(default)]
+    results: Option<Vec<super::network::SlimResult>>,
+}
+
+/// Parses a check or probe report; the error says why it is neither.
+pub fn parse_doc(bytes: &[u8]) -> Result<Doc, String> {
+    let d: AnyDoc = serde_json::from_slice(bytes).map_err(|e| format!("malformed report: {e}"))?;
+    if d.schema.starts_with("daos-preflight/probe/") {
+        let results = d
+            .results
+            .ok_or_else(|| "malformed probe report: missing field `results`".to_string())?;
+        return Ok(Doc::Probe(super::network::SlimProbe {
+            schema: d.schema,
+            from: d.from.unwrap_or_default(),
+            generated_at: d.generated_at,
+            results,
+        }));
+    }
+    if !d.schema.starts_with("daos-preflight/report/") {
         return Err(format!(
             "not a daos-preflight report (schema {:?})",
-            r.schema
+            d.schema
         ));
     }
-    Ok(r)
+    let checks = d
+        .checks
+        .ok_or_else(|| "malformed report: missing field `checks`".to_string())?;
+    Ok(Doc::Report(Box::new(SlimReport {
+        schema: d.schema,
+        tool: d.tool,
+        host: d.host,
+        generated_at: d.generated_at,
+        daos_version: d.daos_version,
+        checks,
+        facts: d.facts,
+        daos: d.daos,
+    })))
+}
+
+/// Parses a check report; the error says why it is not one.
+pub fn parse(bytes: &[u8]) -> Result<SlimReport, String> {
+    match parse_doc(bytes)? {
+        Doc::Report(r) => Ok(*r),
+        Doc::Probe(p) => Err(format!(
+            "a probe report (schema {:?}), not a check report",
+            p.schema
+        )),
+    }
 }
 
 #[cfg(test)]

@@ -85,6 +85,9 @@ impl FleetSummary {
                 self.superseded.len()
             );
         }
+        if let Some(n) = &self.network {
+            n.text(&mut o);
+        }
         let width = self.checks.iter().map(|c| c.id.len()).max().unwrap_or(0);
         if !self.checks.is_empty() {
             let _ = writeln!(o, "\nchecks");
@@ -232,6 +235,9 @@ impl FleetSummary {
         );
         for d in &self.drift {
             f.sample(&[("fact", &d.fact)], d.values.len() as f64);
+        }
+        if let Some(n) = &self.network {
+            n.prometheus(&mut o);
         }
         o
     }

@@ -23,6 +23,7 @@ mod access_points;
 mod clients;
 mod common;
 mod name;
+mod network;
 mod provider;
 mod resolve;
 mod security;
@@ -39,11 +40,16 @@ pub const RULES: &[(&str, &str)] = &[
     ("system.version", version::EXPLAIN),
     ("system.security", security::EXPLAIN),
     ("system.time", time::EXPLAIN),
+    ("system.network", network::EXPLAIN),
 ];
 
 /// Runs every rule, in [`RULES`] order; `missing` receives the servers named but not
 /// reported.
-fn all(hosts: &[SysHost], missing: &mut dyn FnMut(&str)) -> Vec<Finding> {
+fn all(
+    hosts: &[SysHost],
+    net: Option<&crate::fleet::network::Network>,
+    missing: &mut dyn FnMut(&str),
+) -> Vec<Finding> {
     let mut r = resolve::Resolver::new(hosts);
     vec![
         name::judge(hosts),
@@ -53,7 +59,8 @@ fn all(hosts: &[SysHost], missing: &mut dyn FnMut(&str)) -> Vec<Finding> {
         provider::judge(hosts),
         version::judge(hosts),
         security::judge(hosts),
-        time::judge(hosts),
+        time::judge(hosts, net.and_then(|n| n.max_skew.as_ref())),
+        network::judge(net),
     ]
 }
 
@@ -285,10 +292,18 @@ pub struct SystemSection {
     pub findings: Vec<Finding>,
 }
 
-/// Runs every system rule.
+/// Runs every system rule on the check reports alone.
 pub fn judge(hosts: &[SysHost]) -> SystemSection {
+    judge_with(hosts, None)
+}
+
+/// Runs every system rule on the check reports and the probe matrix.
+pub fn judge_with(
+    hosts: &[SysHost],
+    net: Option<&crate::fleet::network::Network>,
+) -> SystemSection {
     let mut missing: BTreeMap<String, ()> = BTreeMap::new();
-    let findings = all(hosts, &mut |m: &str| {
+    let findings = all(hosts, net, &mut |m: &str| {
         missing.insert(m.to_string(), ());
     });
     let status = findings

@@ -89,7 +89,11 @@ fn the_seed_files_say_what_the_fixtures_transcribe() {
 #[test]
 fn the_guide_deployment_passes() {
     let s = judge(&guide());
-    for (id, _) in super::RULES {
+    // system.network is judged from probe reports; there are none here (skip)
+    for (id, _) in super::RULES
+        .iter()
+        .filter(|(id, _)| *id != "system.network")
+    {
         assert_eq!(status(&s, id).0, Status::Pass, "{id}: {:?}", status(&s, id));
     }
     assert_eq!(s.status, Status::Pass);

@@ -17,6 +17,7 @@ use serde_json::json;
 use super::common::finding;
 use super::{Finding, SysHost};
 use crate::checks::Status;
+use crate::fleet::network::Skew;
 use crate::fleet::nodeset::fold;
 
 /// Explain text of `system.time`.
@@ -29,8 +30,69 @@ const MAX_SPREAD_S: i64 = 1;
 /// Gap between two sorted report times that starts a new collection run.
 const RUN_GAP_S: i64 = 60;
 
-/// The `system.time` finding.
-pub(super) fn judge(hosts: &[SysHost]) -> Finding {
+/// The `system.time` finding: the reports' clock facts, then the largest pairwise skew
+/// the probe handshakes measured ([`with_probe_skew`]).
+pub(super) fn judge(hosts: &[SysHost], skew: Option<&Skew>) -> Finding {
+    let f = from_reports(hosts);
+    match skew {
+        Some(k) => with_probe_skew(f, k),
+        None => f,
+    }
+}
+
+/// DAOS's HLC tolerance (gurt/hlc.c `d_hlc_epsilon`: 1 s), in ms.
+const HLC_TOLERANCE_MS: f64 = 1000.0;
+
+/// A measured skew above this is a warning: clocks that NTP keeps synchronised agree
+/// within milliseconds, so a tenth of the tolerance means one of them is not tracking.
+const SKEW_WARN_MS: f64 = 100.0;
+
+/// Folds the probe's largest pairwise skew into the finding: beyond the tolerance is a
+/// failure naming the pair (the estimate itself, not the estimate minus its ±half-RTT
+/// bound: a pair that may be beyond is not passed); below it the measured agreement
+/// turns an unknown clock state (`skip`) into `pass`.
+fn with_probe_skew(mut f: Finding, k: &Skew) -> Finding {
+    let pair = format!(
+        "{} is {:.0} ms ahead of {} (probe from {}, ±{:.1} ms)",
+        k.ahead, k.skew_ms, k.behind, k.measured_from, k.uncertainty_ms
+    );
+    if let Some(d) = f.details.as_object_mut() {
+        d.insert("probe_max_skew".into(), json!(k));
+    }
+    let before = if f.summary == "no report" {
+        String::new()
+    } else {
+        format!("; {}", f.summary)
+    };
+    if k.skew_ms > HLC_TOLERANCE_MS {
+        f.status = Status::Fail;
+        f.summary = format!("{pair}: beyond the 1 s HLC tolerance{before}");
+        f.remediation = Some(format!(
+            "synchronise the clocks of {} and {} (chronyc tracking / chronyc sources on both; same NTP servers)",
+            k.ahead, k.behind
+        ));
+    } else if k.skew_ms > SKEW_WARN_MS {
+        if f.status.severity() < Status::Warn.severity() {
+            f.status = Status::Warn;
+            f.remediation = Some(format!(
+                "check the time sync of {} and {} (chronyc tracking)",
+                k.ahead, k.behind
+            ));
+        }
+        f.summary = format!("{pair}: within the 1 s HLC tolerance but not NTP-close{before}");
+    } else {
+        if f.status == Status::Skip {
+            f.status = Status::Pass;
+        }
+        f.summary = format!(
+            "probe: largest skew {:.1} ms ({} vs {}){before}",
+            k.skew_ms, k.ahead, k.behind
+        );
+    }
+    f
+}
+
+fn from_reports(hosts: &[SysHost]) -> Finding {
     let id = "system.time";
     let by = |want: Option<bool>| -> Vec<&str> {
         hosts
