@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 
 use super::yaml::{Node, NodeKind, Pos};
 use super::{ConfigError, Issue, KeySpec, Location, Severity, suggest};
+
+mod values;
 use crate::daos::DaosVersion;
 
 /// A key that was renamed between releases: `old` in earlier releases, `new` later.
@@ -118,49 +120,122 @@ impl<'a> Walker<'a> {
         self.push(Severity::Error, Some(pos), key, message, None);
     }
 
-    /// The entries of a mapping as (key text, key node, value node). A null value (an
-    /// empty section) is an empty mapping; anything else is a type error. Duplicate keys
-    /// are reported (go-yaml v2 strict mode: "key already set in map") and skipped.
+    /// The entries of a mapping as (key text, key node, value node), as go-yaml v2
+    /// strict mode decodes them into a struct (decode.go `mappingStruct`):
+    /// - a key is the text of a scalar key (`"port"` and `port` are the same key; a null
+    ///   key is the empty name); a list or mapping as a key is an error;
+    /// - a key set twice in one mapping is reported ("field ... already set") and the
+    ///   second one skipped;
+    /// - a merge key (`<<: *anchor`, `<<: [*a, *b]`) brings in the entries of the merged
+    ///   mappings, overriding what was set before it and overridden by what follows
+    ///   (earlier mappings of a merge list win), never a duplicate;
+    /// - a null value (an empty section) is no entries; anything else is a type error.
     pub fn entries<'n>(
         &mut self,
         node: &'n Node,
         path: &str,
     ) -> Vec<(&'n str, &'n Node, &'n Node)> {
-        match &node.kind {
-            NodeKind::Map(entries) => {
-                let mut seen: BTreeMap<&str, Pos> = BTreeMap::new();
-                let mut out = Vec::new();
-                for (k, v) in entries {
-                    let Some(name) = k.as_scalar() else {
-                        self.error(
-                            k.pos,
-                            path,
-                            format!("a key must be a plain word, found {}", k.type_name()),
-                        );
-                        continue;
-                    };
-                    if let Some(first) = seen.get(name) {
-                        let message = format!(
-                            "duplicate key {name:?} (first set at line {}): DAOS refuses a key set twice",
-                            first.line
-                        );
-                        self.error(k.pos, &join(path, name), message);
-                        continue;
-                    }
-                    seen.insert(name, k.pos);
-                    out.push((name, k, v));
-                }
-                out
+        let mut out = Vec::new();
+        match &node.get().kind {
+            NodeKind::Map(_) => self.collect_entries(node.get(), path, &mut out, 0),
+            _ if node.is_null() => {}
+            _ => self.error(
+                node.pos,
+                path,
+                format!("expected a mapping of keys, found {}", node.type_name()),
+            ),
+        }
+        out
+    }
+
+    fn collect_entries<'n>(
+        &mut self,
+        map: &'n Node,
+        path: &str,
+        out: &mut Vec<(&'n str, &'n Node, &'n Node)>,
+        depth: usize,
+    ) {
+        let NodeKind::Map(entries) = &map.kind else {
+            return;
+        };
+        let mut seen: BTreeMap<&str, Pos> = BTreeMap::new();
+        for (k, v) in entries {
+            if is_merge_key(k) {
+                self.merge(k, v, path, out, depth);
+                continue;
             }
-            _ if node.is_null() => Vec::new(),
-            _ => {
+            let Some(s) = k.scalar() else {
                 self.error(
-                    node.pos,
+                    k.pos,
                     path,
-                    format!("expected a mapping of keys, found {}", node.type_name()),
+                    format!("a key must be a plain word, found {}", k.type_name()),
                 );
-                Vec::new()
+                continue;
+            };
+            let name = if k.is_null() { "" } else { s.value };
+            if let Some(first) = seen.get(name) {
+                let message = format!(
+                    "duplicate key {name:?} (first set at line {}): DAOS refuses a key set twice",
+                    first.line
+                );
+                self.error(k.pos, &join(path, name), message);
+                continue;
             }
+            seen.insert(name, k.pos);
+            // a merged value set earlier is overridden
+            out.retain(|(n, _, _)| *n != name);
+            out.push((name, k, v));
+        }
+    }
+
+    /// `<<: value` (decode.go `merge`): a mapping, an alias to one, or a list of them.
+    fn merge<'n>(
+        &mut self,
+        key: &'n Node,
+        value: &'n Node,
+        path: &str,
+        out: &mut Vec<(&'n str, &'n Node, &'n Node)>,
+        depth: usize,
+    ) {
+        // a chain of merges through aliases is bounded by the alias budget; this only
+        // keeps the walk's own recursion small
+        if depth >= 32 {
+            self.error(
+                key.pos,
+                path,
+                "merges (<<) nested more than 32 deep".to_string(),
+            );
+            return;
+        }
+        let bad = |w: &mut Self, n: &Node| {
+            w.error(
+                n.pos,
+                path,
+                "a merge (<<) takes a mapping or a list of mappings: DAOS refuses the file (map merge requires map or sequence of maps as the value)".to_string(),
+            )
+        };
+        let mut merged: Vec<(&'n str, &'n Node, &'n Node)> = Vec::new();
+        match &value.get().kind {
+            NodeKind::Map(_) => self.collect_entries(value.get(), path, &mut merged, depth + 1),
+            NodeKind::Seq(items) => {
+                for it in items.iter().rev() {
+                    if matches!(it.get().kind, NodeKind::Map(_)) {
+                        let mut one = Vec::new();
+                        self.collect_entries(it.get(), path, &mut one, depth + 1);
+                        for e in one {
+                            merged.retain(|(n, _, _)| *n != e.0);
+                            merged.push(e);
+                        }
+                    } else {
+                        bad(self, it);
+                    }
+                }
+            }
+            _ => bad(self, value),
+        }
+        for e in merged {
+            out.retain(|(n, _, _)| *n != e.0);
+            out.push(e);
         }
     }
 
@@ -225,127 +300,8 @@ impl<'a> Walker<'a> {
             .any(|s| s.name == name && s.known_in(self.version))
     }
 
-    fn note_pos(&mut self, path: &str, node: &Node) {
+    pub(crate) fn note_pos(&mut self, path: &str, node: &Node) {
         self.positions.insert(path.to_string(), node.pos);
-    }
-
-    /// A string value. Any scalar is accepted (go-yaml converts numbers to strings).
-    pub fn string(&mut self, node: &Node, path: &str) -> Option<String> {
-        self.note_pos(path, node);
-        if node.is_null() {
-            return None;
-        }
-        match node.as_scalar() {
-            Some(s) => Some(s.to_string()),
-            None => {
-                self.error(
-                    node.pos,
-                    path,
-                    format!("{path}: expected a string, found {}", node.type_name()),
-                );
-                None
-            }
-        }
-    }
-
-    /// An integer value (decimal, or 0x/0o/0b as YAML allows).
-    pub fn int(&mut self, node: &Node, path: &str) -> Option<i64> {
-        self.note_pos(path, node);
-        if node.is_null() {
-            return None;
-        }
-        let parsed = match &node.kind {
-            NodeKind::Scalar { value, plain: true } => parse_int(value),
-            _ => None,
-        };
-        if parsed.is_none() {
-            let shown = node
-                .as_scalar()
-                .map(|s| format!("{s:?}"))
-                .unwrap_or_else(|| node.type_name().to_string());
-            self.error(
-                node.pos,
-                path,
-                format!("{path}: expected a whole number, found {shown}"),
-            );
-        }
-        parsed
-    }
-
-    /// A boolean (YAML 1.1 spellings, as go-yaml v2: true/false, yes/no, on/off).
-    pub fn bool(&mut self, node: &Node, path: &str) -> Option<bool> {
-        self.note_pos(path, node);
-        if node.is_null() {
-            return None;
-        }
-        let parsed = match &node.kind {
-            NodeKind::Scalar { value, plain: true } => match value.as_str() {
-                "true" | "True" | "TRUE" | "yes" | "Yes" | "YES" | "y" | "Y" | "on" | "On"
-                | "ON" => Some(true),
-                "false" | "False" | "FALSE" | "no" | "No" | "NO" | "n" | "N" | "off" | "Off"
-                | "OFF" => Some(false),
-                _ => None,
-            },
-            _ => None,
-        };
-        if parsed.is_none() {
-            let shown = node
-                .as_scalar()
-                .map(|s| format!("{s:?}"))
-                .unwrap_or_else(|| node.type_name().to_string());
-            self.error(
-                node.pos,
-                path,
-                format!("{path}: expected true or false, found {shown}"),
-            );
-        }
-        parsed
-    }
-
-    /// A list of strings; null is an empty list.
-    pub fn strings(&mut self, node: &Node, path: &str) -> Vec<String> {
-        self.note_pos(path, node);
-        match &node.kind {
-            NodeKind::Seq(items) => {
-                let mut out = Vec::new();
-                for (i, it) in items.iter().enumerate() {
-                    let p = format!("{path}[{i}]");
-                    if let Some(s) = self.string(it, &p) {
-                        out.push(s);
-                    }
-                }
-                out
-            }
-            _ if node.is_null() => Vec::new(),
-            _ => {
-                self.error(
-                    node.pos,
-                    path,
-                    format!(
-                        "{path}: expected a list (`[a, b]` or `- a` lines), found {}",
-                        node.type_name()
-                    ),
-                );
-                Vec::new()
-            }
-        }
-    }
-
-    /// The items of a list of sections; null is empty.
-    pub fn items<'n>(&mut self, node: &'n Node, path: &str) -> Vec<&'n Node> {
-        self.note_pos(path, node);
-        match &node.kind {
-            NodeKind::Seq(items) => items.iter().collect(),
-            _ if node.is_null() => Vec::new(),
-            _ => {
-                self.error(
-                    node.pos,
-                    path,
-                    format!("{path}: expected a list, found {}", node.type_name()),
-                );
-                Vec::new()
-            }
-        }
     }
 
     /// Walks a nested section whose keys we only validate (acceleration, spdk_rpc_server
@@ -360,10 +316,20 @@ impl<'a> Walker<'a> {
     }
 }
 
+/// True for a merge key: a plain `<<` or a `!!merge` tag (decode.go `isMerge`).
+fn is_merge_key(k: &Node) -> bool {
+    k.scalar().is_some_and(|s| {
+        s.value == "<<"
+            && ((s.plain && s.tag.is_none()) || s.tag == Some("tag:yaml.org,2002:merge"))
+    })
+}
+
 /// Parses `text` into its top-level node, turning YAML syntax errors into a precise
 /// [`ConfigError`] with a hint about the usual causes. A document that is not a mapping
-/// (a pasted command line is a valid YAML string!) is an error too. `Ok(None)`: an empty
-/// file or comments only (DAOS then uses its defaults).
+/// (a pasted command line is a valid YAML string!) is an error too, and so is an empty
+/// document (`---` alone: go-yaml zeroes the config). `Ok(None)`: an empty file or
+/// comments only (no document: DAOS keeps its defaults). Refusals of go-yaml that are
+/// not syntax (excessive aliasing, depth) keep their own message and hint.
 pub(crate) fn parse_root(text: &str, file: &str) -> Result<Option<Node>, ConfigError> {
     let lines: Vec<&str> = text.lines().collect();
     let shell_line = lines
@@ -381,6 +347,13 @@ pub(crate) fn parse_root(text: &str, file: &str) -> Result<Option<Node>, ConfigE
             })
     };
     match super::yaml::parse(text) {
+        Err(e) if !e.syntax => Err(ConfigError {
+            file: file.to_string(),
+            line: e.pos.line,
+            column: e.pos.column,
+            message: e.message,
+            hint: e.hint,
+        }),
         Err(e) => {
             let line_text = lines
                 .get(e.pos.line.saturating_sub(1))
@@ -414,9 +387,19 @@ pub(crate) fn parse_root(text: &str, file: &str) -> Result<Option<Node>, ConfigE
             })
         }
         Ok(None) => Ok(None),
-        Ok(Some(n)) => match &n.kind {
+        Ok(Some(n)) => match &n.get().kind {
             NodeKind::Map(_) => Ok(Some(n)),
-            _ if n.is_null() => Ok(None),
+            // decode.go: a null document sets the zero value of the whole config (not
+            // its defaults): no system name, port 0, no provider. DAOS 2.4 and later
+            // refuse it at load ("invalid system name"), earlier releases start with
+            // nothing configured; either way the file is not what the admin meant.
+            _ if n.is_null() => Err(ConfigError {
+                file: file.to_string(),
+                line: n.pos.line,
+                column: n.pos.column,
+                message: "the file holds an empty YAML document (`---`, `~` or `null` alone)".to_string(),
+                hint: Some("DAOS's YAML parser then resets every setting to zero instead of its default (the system name becomes empty and DAOS refuses the file with invalid system name \"\"): remove the line, or write the settings after it".to_string()),
+            }),
             _ => Err(ConfigError {
                 file: file.to_string(),
                 line: n.pos.line,
@@ -431,38 +414,12 @@ pub(crate) fn parse_root(text: &str, file: &str) -> Result<Option<Node>, ConfigE
     }
 }
 
-/// Parses an integer as YAML 1.1 / go-yaml does for plain scalars.
-pub(crate) fn parse_int(s: &str) -> Option<i64> {
-    let t = s.replace('_', "");
-    let (neg, body) = match t.strip_prefix('-') {
-        Some(b) => (true, b),
-        None => (false, t.strip_prefix('+').unwrap_or(&t)),
-    };
-    let v = if let Some(h) = body.strip_prefix("0x") {
-        i64::from_str_radix(h, 16).ok()?
-    } else if let Some(o) = body.strip_prefix("0o") {
-        i64::from_str_radix(o, 8).ok()?
-    } else if let Some(b) = body.strip_prefix("0b") {
-        i64::from_str_radix(b, 2).ok()?
-    } else if body.is_empty() || !body.chars().all(|c| c.is_ascii_digit()) {
-        return None;
-    } else {
-        body.parse::<i64>().ok()?
-    };
-    Some(if neg { -v } else { v })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn ints_and_shell_lines() {
-        assert_eq!(parse_int("31416"), Some(31416));
-        assert_eq!(parse_int("-1"), Some(-1));
-        assert_eq!(parse_int("0x10"), Some(16));
-        assert_eq!(parse_int("four"), None);
-        assert_eq!(parse_int("4.5"), None);
+    fn shell_lines() {
         assert!(looks_like_shell(
             "[root@node0 ~]# cat /etc/daos/daos_server.yml"
         ));
