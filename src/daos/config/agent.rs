@@ -236,29 +236,25 @@ pub fn parse_agent(
 /// A Go `time.Duration` as go-yaml v2 decodes one: a plain number is nanoseconds, a
 /// string goes through `time.ParseDuration` (`90s`, `1h30m`, `1.5m`). Null is 0.
 fn duration(w: &mut Walker, v: &super::yaml::Node, p: &str) -> Option<i64> {
-    use super::yaml::NodeKind;
+    use super::yaml::scalar;
     if v.is_null() {
         return Some(0);
     }
-    let parsed = match &v.kind {
-        NodeKind::Scalar { value, plain } => {
-            let number = if *plain {
-                super::walk::parse_int(value)
+    // numbers resolve as go-yaml v2 resolves them (yaml::scalar); a plain float goes
+    // into the int64 truncated
+    let parsed = match v.get().scalar() {
+        Some(s) => {
+            let number = if s.plain {
+                scalar::resolve(s)
+                    .ok()
+                    .and_then(|x| scalar::to_int(x, scalar::IntType::Int))
+                    .and_then(|i| i64::try_from(i).ok())
             } else {
                 None
             };
-            // a plain float goes into the int64 truncated, as go-yaml v2 does
-            let float = (*plain
-                && value
-                    .chars()
-                    .all(|c| c.is_ascii_digit() || ".eE+-".contains(c)))
-            .then(|| value.parse::<f64>().ok())
-            .flatten()
-            .filter(|f| f.is_finite())
-            .map(|f| f as i64);
-            number.or(float).or_else(|| go_duration(value))
+            number.or_else(|| go_duration(s.value))
         }
-        _ => None,
+        None => None,
     };
     if parsed.is_none() {
         let shown = v.as_scalar().unwrap_or("a list or mapping");
