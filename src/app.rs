@@ -383,8 +383,9 @@ fn explicit_path(flag: &str, p: Option<&std::path::Path>) -> Result<Option<Strin
             .map_err(|e| format!("{flag}: current directory: {e}"))?
             .join(p)
     };
-    if !abs.exists() {
-        return Err(format!("{flag} {}: not found", p.display()));
+    // a missing file, a FIFO, a directory or a device: one class of error (exit 2)
+    if let Some(why) = crate::host::config_path_problem(&abs) {
+        return Err(format!("{flag} {}: {why}", p.display()));
     }
     Ok(Some(abs.display().to_string()))
 }

@@ -163,11 +163,57 @@ pub fn read_local_regular(path: &Path) -> Result<Vec<u8>, HostError> {
             kind: HostErrorKind::Other(format!("not a regular file ({what})")),
         });
     }
+    let len = file.metadata().map_err(|e| err(&e))?.len();
+    if len > MAX_CONFIG_BYTES {
+        return Err(HostError {
+            path: path.to_path_buf(),
+            kind: HostErrorKind::Other(format!(
+                "{len} bytes: larger than any DAOS configuration or certificate (limit {MAX_CONFIG_BYTES} bytes); is this the right file?"
+            )),
+        });
+    }
     let mut buf = Vec::new();
-    file.take(MAX_READ)
+    file.take(MAX_CONFIG_BYTES + 1)
         .read_to_end(&mut buf)
         .map_err(|e| err(&e))?;
     Ok(buf)
+}
+
+/// The largest DAOS file (configuration, CA certificate) read: real ones are a few KiB;
+/// anything above 1 MiB is the wrong file and is refused before parsing.
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
+/// Why a path named on the command line cannot be a DAOS configuration file: missing,
+/// or not a regular file (a FIFO would block the ExecStartPre= hook, a directory or a
+/// device is a wrong path). Stat only: nothing is opened.
+pub fn config_path_problem(path: &Path) -> Option<String> {
+    use std::os::unix::fs::FileTypeExt;
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Some("not found".into()),
+        Err(e) => Some(e.to_string()),
+        Ok(m) => {
+            let ft = m.file_type();
+            let what = if ft.is_file() && m.len() > MAX_CONFIG_BYTES {
+                return Some(format!(
+                    "{} bytes: larger than any DAOS configuration (limit {MAX_CONFIG_BYTES} bytes); is this the right file?",
+                    m.len()
+                ));
+            } else if ft.is_file() {
+                return None;
+            } else if ft.is_fifo() {
+                "a FIFO"
+            } else if ft.is_dir() {
+                "a directory"
+            } else if ft.is_block_device() || ft.is_char_device() {
+                "a device"
+            } else if ft.is_socket() {
+                "a socket"
+            } else {
+                "not a plain file"
+            };
+            Some(format!("not a regular file ({what})"))
+        }
+    }
 }
 
 /// A one-value attribute without surrounding whitespace and NUL bytes.
