@@ -276,16 +276,18 @@ fn the_broken_server_names_every_problem() {
         "warn",
         &["engine 0: pinned_numa_node 1 but ib0 is on node 0"],
     );
-    // tcp: 4 ports per engine; 31416-31419 and 31418-31421 overlap on ib0; the public
-    // zone opens 31416-31419 but not 31420-31421, and not the telemetry port 9192
+    // tcp, 4 targets, no helper: 2 + 4 + 0 = 6 ports per engine (one per CaRT context,
+    // engine/srv_internal.h DSS_CTX_NR_TOTAL); 31416-31421 and 31418-31423 overlap on ib0;
+    // the public zone opens 31416-31419 but not 31420-31423, and not the telemetry port 9192
     expect(
         &r,
         "firewall.ports",
         "fail",
         &[
-            "31416-31419/tcp (engine 0 fabric (ofi+tcp;ofi_rxm)) and 31418-31421/tcp (engine 1 fabric (ofi+tcp;ofi_rxm)) overlap on ib0",
+            "31416-31421/tcp (engine 0 fabric (ofi+tcp;ofi_rxm)) and 31418-31423/tcp (engine 1 fabric (ofi+tcp;ofi_rxm)) overlap on ib0",
             "does not open 9192/tcp",
             "does not open 31420-31421/tcp",
+            "does not open 31420-31423/tcp",
         ],
     );
     let a = actions(&r, "firewall.ports");
@@ -471,12 +473,13 @@ fn seed_file_bdev_sizes_dirs_and_insecure_transport() {
         "{a:?}"
     );
     expect(&r, "config.security", "warn", &["allow_insecure: true"]);
-    // ofi+tcp: 31416 and the 3 after it, on enp0s8 (no zone binding: default zone public)
+    // ofi+tcp, 1 target, 0 helpers: 2 + 1 + 0 = 3 ports from 31416, on enp0s8 (no zone
+    // binding: default zone public)
     expect(
         &r,
         "firewall.ports",
         "pass",
-        &["31416-31419/tcp open in zone public"],
+        &["31416-31418/tcp open in zone public"],
     );
 
     // allocated at full size (sparse), then too small

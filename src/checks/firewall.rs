@@ -3,7 +3,8 @@
 //!
 //! The ports (design.md §2, [`required_ports`]): control `port` (default 10001),
 //! `telemetry_port`, each engine's `fabric_iface_port` and, for tcp/sockets providers,
-//! the 3 ports after it. firewalld's permanent configuration is judged: the zone of each
+//! one port per CaRT context after it (2 + targets + min(nr_xs_helpers, targets) ports in
+//! all: validate `engine_port_count`). firewalld's permanent configuration is judged: the zone of each
 //! fabric interface (an `<interface>` binding, else the default zone) for its engine's
 //! ports, the default zone for the control and telemetry ports. Raw nftables/iptables
 //! rules are not inspected. The remedy opens ports; it never disables the firewall.
@@ -80,7 +81,7 @@ impl Check for Ports {
     }
     fn explain(&self) -> &'static str {
         "daos_server listens on the control port (port, default 10001), telemetry_port when set, \
-and each engine's fabric_iface_port (tcp and sockets providers: that port and the 3 after it). \
+and each engine's fabric_iface_port (tcp and sockets providers: one port per CaRT context from it, 2 + targets + min(nr_xs_helpers, targets) ports: cart/crt_hg.c crt_get_info_string, engine/srv_internal.h DSS_CTX_NR_TOTAL). \
 Engines sharing a NIC must not overlap. When firewalld runs (live: its pid file or process; \
 under --root: its unit is enabled), its permanent configuration must open them: the zone of \
 each fabric interface (bound by <interface>, else the default zone of firewalld.conf) for the \
@@ -130,7 +131,7 @@ skip: no server configuration."
                         pb.purpose,
                         pa.iface.as_deref().unwrap_or("?")
                     ));
-                    actions.push("space the fabric_iface_port of engines on one NIC at least 4 apart (tcp) in daos_server.yml".to_string());
+                    actions.push(format!("space the fabric_iface_port of engines on {} at least {} apart (tcp: one port per CaRT context) in daos_server.yml", pa.iface.as_deref().unwrap_or("one NIC"), u32::from(pa.hi - pa.lo) + 1));
                 }
             }
         }

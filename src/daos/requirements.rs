@@ -487,8 +487,12 @@ impl RequiredPort {
 
 /// The ports a server configuration listens on (design.md §2): the control port
 /// (`port`, default 10001), `telemetry_port` when set, and each engine's
-/// `fabric_iface_port` (after inheritance), with the 3 ports after it for the tcp and
-/// sockets providers. Invalid ports (outside 1-65535) are left to `config.server`.
+/// `fabric_iface_port` (after inheritance) and, for the tcp and sockets providers, one
+/// port per CaRT context after it ([`engine_port_count`]: 2 + targets +
+/// min(nr_xs_helpers, targets)). Invalid ports (outside 1-65535) are left to
+/// `config.server`.
+///
+/// [`engine_port_count`]: super::config::validate::engine_port_count
 pub fn required_ports(cfg: &ServerConfig) -> Vec<RequiredPort> {
     let port = |v: i64| u16::try_from(v).ok().filter(|p| *p > 0);
     let mut out = Vec::new();
@@ -517,11 +521,9 @@ pub fn required_ports(cfg: &ServerConfig) -> Vec<RequiredPort> {
             continue;
         };
         let provider = cfg.engine_provider(e).unwrap_or_default();
-        let width = if super::config::validate::provider_uses_port_range(&provider) {
-            3
-        } else {
-            0
-        };
+        let count =
+            super::config::validate::engine_port_count(&provider, e.targets, e.nr_xs_helpers);
+        let width = u16::try_from(count - 1).unwrap_or(u16::MAX);
         out.push(RequiredPort {
             lo: p,
             hi: p.saturating_add(width),
@@ -937,16 +939,22 @@ mod tests {
         assert_eq!(n[0].sysfs_address(), Some("0000:81:00.0"));
         let e = configured_emulated_bdevs(&cfg);
         assert_eq!((e[0].engine, e[0].size_gib), (1, Some(16)));
+        // 8 targets, no helper: DSS_CTX_NR_TOTAL = 2 + 8 + 0 = 10 contexts, 31416-31425
         let specs: Vec<String> = required_ports(&cfg).iter().map(|p| p.spec()).collect();
         assert_eq!(
             specs,
             [
                 "10001/tcp",
                 "9191/tcp",
-                "31416-31419/tcp",
-                "31416-31419/tcp"
+                "31416-31425/tcp",
+                "31416-31425/tcp"
             ]
         );
+        // 2 helpers per engine: + min(2, 8) = 12 contexts; 12 helpers: + min(12, 8) = 18
+        cfg.engines[0].nr_xs_helpers = 2;
+        cfg.engines[1].nr_xs_helpers = 12;
+        let specs: Vec<String> = required_ports(&cfg).iter().map(|p| p.spec()).collect();
+        assert_eq!(specs[2..], ["31416-31427/tcp", "31416-31433/tcp"]);
         cfg.provider = Some("ofi+verbs;ofi_rxm".into());
         assert_eq!(required_ports(&cfg)[2].spec(), "31416/tcp");
     }

@@ -1,6 +1,8 @@
 //! What to probe (pure): peers from the DAOS files or the command line, ports from the
-//! server file (daos/requirements.rs `required_ports`: control port, each engine's
-//! fabric_iface_port and for tcp/sockets the 3 after it, which are marked not required).
+//! server file (daos/requirements.rs `required_ports`: the control port, each engine's
+//! fabric_iface_port and for tcp/sockets one port per CaRT context after it). Every one
+//! is required: CaRT sends to context `i` at `fabric_iface_port + i` (RPCs to target
+//! `t` go to context 2 + t), so a blocked port in the range breaks that target.
 
 use crate::daos::config::load::LoadedConfigs;
 use crate::daos::requirements::required_ports;
@@ -112,7 +114,7 @@ pub fn targets(c: &LoadedConfigs) -> Vec<Target> {
                         "control"
                     },
                     engine: p.engine,
-                    required: port == p.lo,
+                    required: true,
                 });
             }
         }

@@ -4,7 +4,7 @@
 //! 65535 and overlapping tcp port ranges are not checked by DAOS: the engine fails when it
 //! binds, after daos_server started, so they are start-time errors here.
 
-use super::{Out, provider_uses_port_range};
+use super::{Out, engine_port_count};
 use crate::daos::config::server::{EngineConfig, ServerConfig};
 
 /// engine/config.go `splitMultiProviderStr`: comma-separated, blanks dropped.
@@ -63,7 +63,7 @@ pub(super) fn validate_engine_fabric(
             &k("fabric_iface_port"),
             format!("engine {i}: fabric_iface_port {port} is negative"),
             None,
-            Some("use a port from 1024 to 65532".into()),
+            Some("use a port from 1024 to 65535 (DAOS examples: 31416)".into()),
         );
         return;
     }
@@ -93,19 +93,16 @@ pub(super) fn validate_engine_fabric(
             return;
         }
     }
-    // start time: the engine binds the port (and, for tcp/sockets, the 3 after it)
-    let width = if provider_uses_port_range(&provider) {
-        3
-    } else {
-        0
-    };
+    // start time: the engine binds the port (and, for tcp/sockets, one port per CaRT
+    // context after it: engine_port_count)
+    let width = engine_port_count(&provider, e.targets, e.nr_xs_helpers) - 1;
     if port + width > 65535 {
         out.start_err(
             pos("fabric_iface_port"),
             &k("fabric_iface_port"),
             format!("engine {i}: fabric_iface_port {port}{} passes 65535: DAOS loads the file but the engine can't bind it when it starts", if width > 0 { format!(" (with {provider}, ports {port}-{})", port + width) } else { String::new() }),
             None,
-            Some("use a port from 1024 to 65532".into()),
+            Some(format!("use a port from 1024 to {}", 65535 - width)),
         );
     }
 }

@@ -160,10 +160,28 @@ pub fn looks_like_pci(addr: &str) -> bool {
     c.len() == 3 && (c[0].len() == 6 || c[0].len() == 4) && c[1].len() == 2 && c[2].len() >= 2
 }
 
-/// The providers that use the 3 ports after `fabric_iface_port` too (tcp and sockets
-/// open one listening port per context range; design.md §2).
+/// The providers whose engine listens on a range of TCP ports from `fabric_iface_port`
+/// (tcp and sockets: one listening socket per CaRT context). cart/crt_hg.c
+/// `crt_na_dict` marks verbs, cxi and ucx contiguous too, but their endpoints live in
+/// the RDMA/fabric port space, which neither the host firewall nor a TCP probe sees.
 pub fn provider_uses_port_range(provider: &str) -> bool {
     provider.contains("tcp") || provider.contains("sockets")
+}
+
+/// Number of consecutive ports from `fabric_iface_port` one engine opens: one per CaRT
+/// context. cart/crt_hg.c `crt_get_info_string` gives context `i` the port
+/// `fabric_iface_port + i` for contiguous-endpoint providers; engine/srv_internal.h
+/// `DSS_CTX_NR_TOTAL` (= engine/srv.c `dss_ctx_nr_get`, the count `crt_init_opt` gets)
+/// is `DAOS_TGT0_OFFSET` (2: the system and SWIM xstreams) + targets + min(nr_xs_helpers,
+/// targets) (each target's main xstream and its first helper; engine/srv.c
+/// `dss_start_one_xstream` `comm`). Same at v2.6.0 and v2.8.0. Other providers: 1.
+/// Negative counts (refused by validation) count as 0.
+pub fn engine_port_count(provider: &str, targets: i64, nr_xs_helpers: i64) -> i64 {
+    if !provider_uses_port_range(provider) {
+        return 1;
+    }
+    let t = targets.max(0);
+    2 + t + nr_xs_helpers.max(0).min(t)
 }
 
 /// Which access points a server config names: `access_points`/`mgmt_svc_replicas`, or

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::pci::canonical_bdev;
-use super::{Out, provider_uses_port_range};
+use super::{Out, engine_port_count};
 use crate::daos::DaosVersion;
 use crate::daos::config::server::ServerConfig;
 
@@ -26,14 +26,10 @@ pub(super) fn validate_multi_engine(out: &mut Out, cfg: &ServerConfig, version: 
         if let Some(seen) = fabric.insert((provider.clone(), iface.clone(), port), i) {
             out.err(pos("fabric_iface_port"), &key("fabric_iface_port"), format!("engine {i} uses the same fabric provider, interface and port as engine {seen} ({provider} {iface}:{port})"), Some("ServerConfigDuplicateFabric"), Some("give each engine its own fabric_iface or fabric_iface_port".into()));
         } else if port > 0 {
-            let width = if provider_uses_port_range(&provider) {
-                3
-            } else {
-                0
-            };
+            let width = engine_port_count(&provider, e.targets, e.nr_xs_helpers) - 1;
             for (j, other_iface, lo, hi) in &ports {
                 if *other_iface == iface && port <= *hi && port + width >= *lo {
-                    out.start_err(pos("fabric_iface_port"), &key("fabric_iface_port"), format!("engine {i} ports {port}-{} on {iface} overlap engine {j} ports {lo}-{hi}: DAOS loads the file, the second engine fails to bind at start", port + width), None, Some(format!("space the fabric_iface_port of engines on {iface} at least 4 apart")));
+                    out.start_err(pos("fabric_iface_port"), &key("fabric_iface_port"), format!("engine {i} ports {port}-{} on {iface} overlap engine {j} ports {lo}-{hi}: DAOS loads the file, the second engine fails to bind at start", port + width), None, Some(format!("space the fabric_iface_port of engines on {iface} at least {} apart (one port per CaRT context: 2 + targets + min(nr_xs_helpers, targets))", width + 1)));
                 }
             }
             ports.push((i, iface, port, port + width));
