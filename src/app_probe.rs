@@ -48,32 +48,47 @@ pub(super) fn run_probe(args: &crate::cli::ProbeArgs) -> Result<i32, String> {
     let targets = probe::plan::targets(&p.configs);
     let start = Instant::now();
     let timeout = std::time::Duration::from_millis(args.timeout_ms.max(1));
-    let results = net_probe::probe_all(&peers, &targets, timeout);
+    let mut results = net_probe::probe_all(&peers, &targets, timeout);
     let hostname = p.host.hostname().unwrap_or_else(|| "localhost".into());
+    // the system this node belongs to: the server file's name, else the agent's or
+    // dmg's (DAOS's default name when the file leaves it out)
+    let system_name = p
+        .configs
+        .server
+        .config()
+        .map(|s| s.name.clone())
+        .or_else(|| p.configs.agent.config().map(|a| a.name.clone()))
+        .or_else(|| p.configs.control.config().map(|c| c.name.clone()))
+        .map(|n| n.unwrap_or_else(|| "daos_server".into()));
+    let config_digest = p
+        .configs
+        .server
+        .config()
+        .and_then(|_| net_probe::file_digest(p.configs.server.path()));
+    probe::mark_other_system(&mut results, system_name.as_deref());
+    let from = probe::From {
+        hostname: hostname.split('.').next().unwrap_or("").to_string(),
+        fqdn: hostname.contains('.').then(|| hostname.clone()),
+        addresses: Some(net_probe::local_addrs()),
+        role: if p.configs.server.config().is_some() {
+            "server"
+        } else if p.configs.agent.config().is_some() {
+            "client"
+        } else {
+            "none"
+        }
+        .into(),
+        system_name,
+        config_digest,
+    };
     let report = probe::ProbeReport {
         schema: probe::SCHEMA.into(),
         tool: probe::Tool {
             name: "daos-preflight".into(),
             version: env!("CARGO_PKG_VERSION").into(),
         },
-        from: probe::From {
-            hostname: hostname.split('.').next().unwrap_or("").to_string(),
-            fqdn: hostname.contains('.').then(|| hostname.clone()),
-            addresses: Some(net_probe::local_addrs()),
-            role: if p.configs.server.config().is_some() {
-                "server"
-            } else if p.configs.agent.config().is_some() {
-                "client"
-            } else {
-                "none"
-            }
-            .into(),
-            system_name: p
-                .configs
-                .server
-                .config()
-                .map(|s| s.name.clone().unwrap_or_else(|| "daos_server".into())),
-        },
+        summary: probe::summarize(&results, &from),
+        from,
         generated_at: report::rfc3339(
             SystemTime::now()
                 .duration_since(UNIX_EPOCH)
@@ -82,7 +97,6 @@ pub(super) fn run_probe(args: &crate::cli::ProbeArgs) -> Result<i32, String> {
         ),
         duration_ms: start.elapsed().as_millis() as u64,
         timeout_ms: args.timeout_ms,
-        summary: probe::summarize(&results),
         results,
     };
     emit(&match args.format {

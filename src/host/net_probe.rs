@@ -178,15 +178,23 @@ fn answer(mut s: TcpStream, t2_accept: i128, hello: &Hello) {
     let _ = s.write_all(protocol::encode_reply(&h).as_bytes());
 }
 
-/// Resolves a peer name (system resolver), IPv4 first, deduplicated.
+/// Resolves a peer name with the system resolver (getaddrinfo: /etc/hosts, then DNS),
+/// every address it gives, in its order with IPv4 first, each once. DAOS's control
+/// plane dials what Go's resolver returns and may use any of them, so a stale second
+/// A record or /etc/hosts line is a real path to test.
 pub fn resolve(peer: &str) -> Result<Vec<std::net::IpAddr>, String> {
-    let mut v: Vec<std::net::IpAddr> = (peer, 0)
+    let all: Vec<std::net::IpAddr> = (peer, 0)
         .to_socket_addrs()
         .map_err(|e| e.to_string())?
         .map(|a| a.ip())
         .collect();
+    let mut v: Vec<std::net::IpAddr> = Vec::new();
+    for a in all {
+        if !v.contains(&a) {
+            v.push(a);
+        }
+    }
     v.sort_by_key(|a| a.is_ipv6());
-    v.dedup();
     Ok(v)
 }
 
@@ -203,6 +211,8 @@ pub fn probe_one(peer: &str, addr: std::net::IpAddr, t: &Target, timeout: Durati
         rtt_ms: None,
         clock_offset_ms: None,
         peer_hostname: None,
+        peer_system_name: None,
+        config_digest: None,
         detail: None,
     };
     let start = Instant::now();
@@ -267,51 +277,87 @@ pub fn probe_one(peer: &str, addr: std::net::IpAddr, t: &Target, timeout: Durati
                 "wrong-host".into()
             };
             r.peer_hostname = Some(h.hostname);
+            r.peer_system_name = h.system_name;
+            r.config_digest = h.config_digest;
         }
         Err(e) => r.detail = Some(e),
     }
     r
 }
 
-/// Probes every peer × target in parallel (one thread per path), each bounded by `timeout`.
+/// A path being probed, or already decided.
+enum Job {
+    Running(std::thread::JoinHandle<ProbeResult>),
+    Done(ProbeResult),
+}
+
+/// A result without a connection (unresolved name, no thread).
+fn no_path(
+    peer: &str,
+    addr: Option<String>,
+    t: &Target,
+    status: &str,
+    detail: String,
+) -> ProbeResult {
+    ProbeResult {
+        peer: peer.into(),
+        address: addr,
+        port: t.port,
+        purpose: t.purpose.into(),
+        engine: t.engine,
+        required: t.required,
+        status: status.into(),
+        rtt_ms: None,
+        clock_offset_ms: None,
+        peer_hostname: None,
+        peer_system_name: None,
+        config_digest: None,
+        detail: Some(detail),
+    }
+}
+
+/// Probes every peer × resolved address × target in parallel (one thread per path),
+/// each bounded by `timeout`. Results keep the peers' order, then the resolver's, then
+/// the targets'.
 pub fn probe_all(peers: &[String], targets: &[Target], timeout: Duration) -> Vec<ProbeResult> {
     let mut jobs = Vec::new();
-    let mut out = Vec::new();
     for p in peers {
         match resolve(p) {
             Ok(addrs) if !addrs.is_empty() => {
-                let a = addrs[0];
-                for t in targets {
-                    let (p, t) = (p.clone(), t.clone());
-                    jobs.push(std::thread::spawn(move || probe_one(&p, a, &t, timeout)));
+                for a in addrs {
+                    for t in targets {
+                        let (p2, t2) = (p.clone(), t.clone());
+                        let spawned = std::thread::Builder::new()
+                            .stack_size(256 * 1024)
+                            .spawn(move || probe_one(&p2, a, &t2, timeout));
+                        jobs.push(match spawned {
+                            Ok(h) => Job::Running(h),
+                            Err(e) => Job::Done(no_path(
+                                p,
+                                Some(a.to_string()),
+                                t,
+                                "error",
+                                format!("no thread for this path: {e}"),
+                            )),
+                        });
+                    }
                 }
             }
             r => {
+                let why = match &r {
+                    Err(e) => e.clone(),
+                    Ok(_) => "no address".into(),
+                };
                 for t in targets {
-                    out.push(ProbeResult {
-                        peer: p.clone(),
-                        address: None,
-                        port: t.port,
-                        purpose: t.purpose.into(),
-                        engine: t.engine,
-                        required: t.required,
-                        status: "unresolved".into(),
-                        rtt_ms: None,
-                        clock_offset_ms: None,
-                        peer_hostname: None,
-                        detail: Some(match &r {
-                            Err(e) => e.clone(),
-                            Ok(_) => "no address".into(),
-                        }),
-                    });
+                    jobs.push(Job::Done(no_path(p, None, t, "unresolved", why.clone())));
                 }
             }
         }
     }
-    for j in jobs {
-        if let Ok(r) = j.join() {
-            out.push(r);
-        }
-    }
-    out
+    jobs.into_iter()
+        .filter_map(|j| match j {
+            Job::Running(h) => h.join().ok(),
+            Job::Done(r) => Some(r),
+        })
+        .collect()
 }

@@ -117,6 +117,9 @@ pub struct SlimResult {
     /// `sha256:` of the peer's daos_server.yml (handshake).
     #[serde(default)]
     pub config_digest: Option<String>,
+    /// DAOS system name the peer answered with (handshake).
+    #[serde(default)]
+    pub peer_system_name: Option<String>,
     /// One line.
     #[serde(default)]
     pub detail: Option<String>,
@@ -153,6 +156,7 @@ struct PathRec {
     offset_ms: Option<f64>,
     peer_hostname: Option<Str>,
     digest: Option<Str>,
+    system: Option<Str>,
     /// Kept for failed paths only.
     detail: Option<String>,
 }
@@ -225,6 +229,7 @@ impl ProbeStore {
                 offset_ms: r.clock_offset_ms,
                 peer_hostname: r.peer_hostname.as_deref().map(|h| st.get(h)),
                 digest: r.config_digest.as_deref().map(|d| st.get(d)),
+                system: r.peer_system_name.as_deref().map(|d| st.get(d)),
                 detail: if r.status == PathStatus::Ok {
                     None
                 } else {
@@ -313,6 +318,7 @@ impl ProbeStore {
         // (from, to) -> best (lowest-rtt) offset
         let mut clocks: BTreeMap<(usize, String), (f64, f64)> = BTreeMap::new();
         let mut digests: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut systems: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (si, s) in sources.iter().enumerate() {
             for p in &s.paths {
                 let to = name_of(&p.peer, &s.name);
@@ -371,10 +377,12 @@ impl ProbeStore {
                         }
                     }
                 }
-                if let (Some(d), PathStatus::Ok) = (&p.digest, p.status) {
-                    let v = digests.entry(d.to_string()).or_default();
-                    if !v.contains(&to) {
-                        v.push(to.clone());
+                for (key, map) in [(&p.digest, &mut digests), (&p.system, &mut systems)] {
+                    if let (Some(d), PathStatus::Ok) = (key, p.status) {
+                        let v = map.entry(d.to_string()).or_default();
+                        if !v.contains(&to) {
+                            v.push(to.clone());
+                        }
                     }
                 }
             }
@@ -411,14 +419,20 @@ impl ProbeStore {
             })
             .collect();
         let max_skew = max_skew(&clock_list);
-        let config_digests = digests
-            .into_iter()
-            .map(|(digest, hosts)| DigestGroup {
-                digest,
-                count: hosts.len(),
-                hosts: fold(hosts.iter().map(|h| h.as_str())),
-            })
-            .collect();
+        let groups = |m: BTreeMap<String, Vec<String>>| -> Vec<DigestGroup> {
+            let mut v: Vec<DigestGroup> = m
+                .into_iter()
+                .map(|(digest, hosts)| DigestGroup {
+                    digest,
+                    count: hosts.len(),
+                    hosts: fold(hosts.iter().map(|h| h.as_str())),
+                })
+                .collect();
+            v.sort_by(|a, b| b.count.cmp(&a.count));
+            v
+        };
+        let config_digests = groups(digests);
+        let system_names = groups(systems);
         Some(Network {
             probe_reports: self.sources.len(),
             sources: sources.iter().map(|s| s.name.clone()).collect(),
@@ -429,6 +443,7 @@ impl ProbeStore {
             clocks: clock_list,
             max_skew,
             config_digests,
+            system_names,
         })
     }
 }
@@ -608,8 +623,10 @@ pub struct Network {
     pub clocks: Vec<ClockPair>,
     /// Largest pairwise skew.
     pub max_skew: Option<Skew>,
-    /// Distinct daos_server.yml digests the servers answered with.
+    /// Distinct daos_server.yml digests the servers answered with, most common first.
     pub config_digests: Vec<DigestGroup>,
+    /// Distinct DAOS system names the servers answered with (`digest` holds the name).
+    pub system_names: Vec<DigestGroup>,
 }
 
 #[cfg(test)]

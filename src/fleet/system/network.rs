@@ -22,7 +22,7 @@ use crate::checks::Status;
 use crate::fleet::network::{Network, PathFailure, PathStatus};
 
 /// Explain text of `system.network`.
-pub(super) const EXPLAIN: &str = "From the probe reports (daos-preflight probe --format json on each node, fed to fleet beside the check reports): every required path (source, destination, port: the control port, each engine's fabric ports) answered the handshake of daos-preflight probe serve from the expected host. Causes: refused = nothing listening (probe serve / daos_server not running) or a REJECT rule; timeout = a DROP rule or no route; unresolved = the name is missing from /etc/hosts or DNS on the source; wrong-host = the name maps to another host there (stale /etc/hosts or DNS). Failures of paths DAOS does not need warn. Different config digests of the servers are shown, not judged.";
+pub(super) const EXPLAIN: &str = "From the probe reports (daos-preflight probe --format json on each node, fed to fleet beside the check reports): every required path (source, destination, port: the control port, each engine's fabric ports) answered the handshake of daos-preflight probe serve from the expected host. Causes: refused = nothing listening (probe serve / daos_server not running) or a REJECT rule; timeout = a DROP rule or no route; unresolved = the name is missing from /etc/hosts or DNS on the source; wrong-host = the name maps to another host there (stale /etc/hosts or DNS). Failures of paths DAOS does not need warn. Servers answering for different DAOS system names fail (each refuses the others' requests: server/mgmt_svc.go checkSystemRequest). Different config digests of the servers are shown, not judged.";
 
 /// Failing pairs named in the summary; the details list every one.
 const SUMMARY_PAIRS: usize = 3;
@@ -60,8 +60,42 @@ fn remediation(fs: &[&PathFailure]) -> String {
     out.join("; ")
 }
 
-/// The `system.network` finding.
+/// The `system.network` finding: the paths, then the system names the servers answered
+/// with: more than one fails (each server refuses the others' requests: DAOS v2.6.0
+/// server/mgmt_svc.go `checkSystemRequest`, code.ServerWrongSystem).
 pub(super) fn judge(net: Option<&Network>) -> Finding {
+    let mut f = judge_paths(net);
+    if let Some(n) = net
+        && n.system_names.len() > 1
+    {
+        let names: Vec<String> = n
+            .system_names
+            .iter()
+            .map(|g| format!("{:?} on {}", g.digest, g.hosts))
+            .collect();
+        let paths = if f.status == Status::Pass {
+            String::new()
+        } else {
+            format!("; {}", f.summary)
+        };
+        f.summary = format!(
+            "servers answer for {} DAOS systems: {}{paths}",
+            n.system_names.len(),
+            names.join(", ")
+        );
+        let fix = "give every server the same system name (name: in daos_server.yml, and in the agents' and dmg's files)";
+        f.remediation = Some(
+            match f.remediation.take().filter(|_| f.status != Status::Pass) {
+                Some(r) => format!("{fix}; {r}"),
+                None => fix.to_string(),
+            },
+        );
+        f.status = Status::Fail;
+    }
+    f
+}
+
+fn judge_paths(net: Option<&Network>) -> Finding {
     let id = "system.network";
     let Some(n) = net else {
         return finding(
@@ -95,6 +129,7 @@ pub(super) fn judge(net: Option<&Network>) -> Finding {
             })).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
         "config_digests": n.config_digests,
+        "system_names": n.system_names,
     });
     let digests = if n.config_digests.len() > 1 {
         format!(
