@@ -59,6 +59,9 @@ pub fn run(cli: Cli) -> i32 {
     // least privilege before anything is read (host::caps)
     let privilege = match cli.command {
         Some(Command::Fix(_)) => crate::host::caps::Privilege::Write,
+        Some(Command::Probe(crate::cli::ProbeArgs { serve: Some(_), .. })) => {
+            crate::host::caps::Privilege::Bind
+        }
         _ => crate::host::caps::Privilege::Read,
     };
     if let Err(e) = Host::live().restrict_capabilities(privilege) {

@@ -136,20 +136,6 @@ fn run_probe_serve(duration: u64, p: Prepared) -> Result<i32, String> {
             bound.push(net_probe::bind(SocketAddr::new(a, t.port), what));
         }
     }
-    net_probe::drop_all_capabilities();
-    let mut listeners = Vec::new();
-    for b in bound {
-        match (b.listener, b.error) {
-            (Some(l), _) => {
-                eprintln!("probe serve: listening: {}", b.what);
-                listeners.push(l);
-            }
-            (None, e) => eprintln!("probe serve: {}: {}", b.what, e.unwrap_or_default()),
-        }
-    }
-    if listeners.is_empty() {
-        return Err("probe serve: no port could be bound".into());
-    }
     let hostname = p.host.hostname().unwrap_or_else(|| "localhost".into());
     let hello = crate::probe::protocol::Hello {
         proto: crate::probe::SCHEMA.into(),
@@ -161,7 +147,34 @@ fn run_probe_serve(duration: u64, p: Prepared) -> Result<i32, String> {
         t2: 0,
         t3: 0,
     };
-    let n = net_probe::serve(listeners, std::time::Duration::from_secs(duration), hello);
-    eprintln!("probe serve: {n} connections answered, stopped");
+    // binding is all root could be needed for: drop everything before answering anyone
+    let dropped = net_probe::drop_privileges().map_err(|e| format!("probe serve: {e}"))?;
+    eprintln!("probe serve: privileges dropped: {dropped}");
+    let mut listeners = Vec::new();
+    let mut skipped = 0;
+    for b in bound {
+        match (b.listener, b.error) {
+            (Some(l), _) => {
+                eprintln!("probe serve: listening: {}", b.what);
+                listeners.push(l);
+            }
+            (None, e) => {
+                skipped += 1;
+                eprintln!("probe serve: {}: {}", b.what, e.unwrap_or_default());
+            }
+        }
+    }
+    if listeners.is_empty() {
+        return Err("probe serve: no port could be bound".into());
+    }
+    let ports = listeners.len();
+    let s = net_probe::serve(listeners, std::time::Duration::from_secs(duration), hello);
+    eprintln!(
+        "probe serve: stopped after {:.1} s ({}): {} handshake(s) answered of {} connection(s) on {ports} listener(s), {skipped} skipped",
+        s.elapsed.as_secs_f64(),
+        s.reason.text(),
+        s.answered,
+        s.connections,
+    );
     Ok(0)
 }

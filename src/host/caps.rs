@@ -2,7 +2,9 @@
 //!
 //! `check`, `facts`, `acpi` only read: as root they keep CAP_DAC_READ_SEARCH (to read
 //! files other users own, such as certificates under /etc/daos) and drop every other
-//! capability from the effective, permitted and inheritable sets. `fix` keeps what its
+//! capability from the effective, permitted and inheritable sets; `probe serve` also
+//! keeps CAP_NET_BIND_SERVICE, CAP_SETUID and CAP_SETGID until its ports are bound and
+//! it has become `nobody`. `fix` keeps what its
 //! writes need (files in /etc, sysfs/procfs attributes, /dev/vfio ownership, hugepage
 //! and module operations). Programs `fix` runs (modprobe, grubby, systemctl) are
 //! executed as root by the kernel's rules and get root's capabilities back: they are the
@@ -19,12 +21,26 @@ pub enum Privilege {
     Read,
     /// Change the host (`fix`).
     Write,
+    /// Read the host and bind its DAOS ports (`probe serve`: CAP_NET_BIND_SERVICE for a
+    /// port below 1024, CAP_SETUID/CAP_SETGID to become `nobody`; everything goes once
+    /// the ports are bound, host/net_probe.rs `drop_privileges`).
+    Bind,
 }
 
 /// The capabilities kept for a privilege.
 pub fn kept(p: Privilege) -> CapsHashSet {
     let mut set = CapsHashSet::new();
     set.insert(Capability::CAP_DAC_READ_SEARCH);
+    if p == Privilege::Bind {
+        // binding a port below 1024, then switching to `nobody` for good
+        for c in [
+            Capability::CAP_NET_BIND_SERVICE,
+            Capability::CAP_SETUID,
+            Capability::CAP_SETGID,
+        ] {
+            set.insert(c);
+        }
+    }
     if p == Privilege::Write {
         for c in [
             Capability::CAP_DAC_OVERRIDE,

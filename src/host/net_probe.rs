@@ -6,7 +6,7 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::probe::plan::Target;
@@ -93,64 +93,150 @@ pub fn bind(addr: SocketAddr, what: String) -> Bound {
     }
 }
 
-/// Drops every capability (binding is done).
-pub fn drop_all_capabilities() {
-    if nix::unistd::geteuid().as_raw() == 0 {
-        let empty = caps::CapsHashSet::new();
-        for set in [
-            caps::CapSet::Effective,
-            caps::CapSet::Inheritable,
-            caps::CapSet::Permitted,
-        ] {
-            let _ = caps::set(None, set, &empty);
+/// The unprivileged account `probe serve` continues as once its ports are bound.
+const SERVE_USER: &str = "nobody";
+
+/// Drops every privilege once the ports are bound (they are the only thing root may be
+/// needed for: a port below 1024 needs CAP_NET_BIND_SERVICE). As root: supplementary
+/// groups cleared, gid and uid switched to `nobody` (real, effective and saved, so
+/// there is no way back; the kernel clears the capability sets on the uid change,
+/// capabilities(7) "Effect of user ID changes"), then every capability set emptied and
+/// `PR_SET_NO_NEW_PRIVS` set (no set-uid exec can give anything back). Not root: only
+/// the capability sets and no_new_privs. Returns what was done, for the log line.
+pub fn drop_privileges() -> Result<String, String> {
+    use nix::unistd::{Gid, Uid, User, setgroups, setresgid, setresuid};
+    let mut done = Vec::new();
+    if Uid::effective().is_root() {
+        let (uid, gid) = match User::from_name(SERVE_USER) {
+            Ok(Some(u)) => (u.uid, u.gid),
+            // no such account: the conventional overflow ids (65534)
+            _ => (Uid::from_raw(65534), Gid::from_raw(65534)),
+        };
+        setgroups(&[]).map_err(|e| format!("setgroups: {e}"))?;
+        setresgid(gid, gid, gid).map_err(|e| format!("setresgid({gid}): {e}"))?;
+        setresuid(uid, uid, uid).map_err(|e| format!("setresuid({uid}): {e}"))?;
+        done.push(format!("uid {uid} gid {gid} ({SERVE_USER})"));
+    }
+    let empty = caps::CapsHashSet::new();
+    for set in [
+        caps::CapSet::Effective,
+        caps::CapSet::Inheritable,
+        caps::CapSet::Permitted,
+    ] {
+        caps::set(None, set, &empty).map_err(|e| format!("capabilities: {e}"))?;
+    }
+    done.push("no capabilities".into());
+    // SAFETY: prctl with integer arguments only.
+    if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } == 0 {
+        done.push("no_new_privs".into());
+    }
+    Ok(done.join(", "))
+}
+
+/// Why `serve` stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// `--duration` elapsed.
+    Duration,
+    /// SIGINT.
+    Interrupt,
+    /// SIGTERM.
+    Terminate,
+}
+
+impl StopReason {
+    /// For the summary line.
+    pub fn text(self) -> &'static str {
+        match self {
+            StopReason::Duration => "duration elapsed",
+            StopReason::Interrupt => "SIGINT",
+            StopReason::Terminate => "SIGTERM",
         }
     }
 }
 
-static STOP: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_signal(_: libc::c_int) {
-    STOP.store(true, Ordering::SeqCst);
+/// What `serve` did.
+#[derive(Debug, Clone)]
+pub struct Served {
+    /// Connections accepted.
+    pub connections: u64,
+    /// Handshakes answered.
+    pub answered: u64,
+    /// Why it stopped.
+    pub reason: StopReason,
+    /// How long it served.
+    pub elapsed: Duration,
 }
 
-/// Serves the handshake on `listeners` for `duration` or until SIGINT/SIGTERM.
-pub fn serve(listeners: Vec<TcpListener>, duration: Duration, hello: Hello) -> u64 {
+/// 0: running, else the signal number that stops the loop.
+static STOP: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn on_signal(sig: libc::c_int) {
+    STOP.store(sig, Ordering::SeqCst);
+}
+
+/// Serves the handshake on `listeners` for `duration` or until SIGINT/SIGTERM, whichever
+/// comes first (checked every 2 ms: it never runs noticeably longer than asked).
+/// Handshakes still in flight at the end are abandoned, not waited for.
+pub fn serve(listeners: Vec<TcpListener>, duration: Duration, hello: Hello) -> Served {
     // SAFETY: the handler only stores to an atomic.
     unsafe {
         libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
         libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
     }
-    let deadline = Instant::now() + duration;
+    let start = Instant::now();
+    let deadline = start + duration;
     let hello = Arc::new(hello);
     let active = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let mut served = 0;
-    while Instant::now() < deadline && !STOP.load(Ordering::SeqCst) {
+    let answered = Arc::new(AtomicU64::new(0));
+    let mut connections = 0;
+    let reason = loop {
+        match STOP.load(Ordering::SeqCst) {
+            0 => {}
+            libc::SIGINT => break StopReason::Interrupt,
+            _ => break StopReason::Terminate,
+        }
+        if Instant::now() >= deadline {
+            break StopReason::Duration;
+        }
         let mut any = false;
         for l in &listeners {
             while let Ok((s, _)) = l.accept() {
                 any = true;
-                served += 1;
+                connections += 1;
                 // bounded concurrency: beyond 256 handshakes in flight, close at once
                 if active.load(Ordering::SeqCst) >= 256 {
                     continue;
                 }
-                let t2 = now_ns();
-                let (h, a) = (hello.clone(), active.clone());
+                let (h, a, n) = (hello.clone(), active.clone(), answered.clone());
                 a.fetch_add(1, Ordering::SeqCst);
-                std::thread::spawn(move || {
-                    answer(s, t2, &h);
-                    a.fetch_sub(1, Ordering::SeqCst);
-                });
+                let spawned = std::thread::Builder::new()
+                    .stack_size(256 * 1024)
+                    .spawn(move || {
+                        if answer(s, &h) {
+                            n.fetch_add(1, Ordering::SeqCst);
+                        }
+                        a.fetch_sub(1, Ordering::SeqCst);
+                    });
+                if spawned.is_err() {
+                    active.fetch_sub(1, Ordering::SeqCst);
+                }
             }
         }
         if !any {
             std::thread::sleep(Duration::from_millis(2));
         }
+    };
+    Served {
+        connections,
+        answered: answered.load(Ordering::SeqCst),
+        reason,
+        elapsed: start.elapsed(),
     }
-    served
 }
 
-fn answer(mut s: TcpStream, t2_accept: i128, hello: &Hello) {
+/// Answers one connection; true when it was a probe and the reply was sent.
+fn answer(mut s: TcpStream, hello: &Hello) -> bool {
     let _ = s.set_nonblocking(false);
     let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
     let _ = s.set_write_timeout(Some(Duration::from_secs(2)));
@@ -168,14 +254,13 @@ fn answer(mut s: TcpStream, t2_accept: i128, hello: &Hello) {
         }
     }
     let t2 = now_ns();
-    let _ = t2_accept;
     if protocol::decode_request(&buf[..n]).is_none() {
-        return; // not a probe: answer nothing
+        return false; // not a probe: answer nothing
     }
     let mut h = hello.clone();
     h.t2 = t2;
     h.t3 = now_ns();
-    let _ = s.write_all(protocol::encode_reply(&h).as_bytes());
+    s.write_all(protocol::encode_reply(&h).as_bytes()).is_ok()
 }
 
 /// Resolves a peer name with the system resolver (getaddrinfo: /etc/hosts, then DNS),
@@ -288,7 +373,7 @@ pub fn probe_one(peer: &str, addr: std::net::IpAddr, t: &Target, timeout: Durati
 /// A path being probed, or already decided.
 enum Job {
     Running(std::thread::JoinHandle<ProbeResult>),
-    Done(ProbeResult),
+    Done(Box<ProbeResult>),
 }
 
 /// A result without a connection (unresolved name, no thread).
@@ -332,13 +417,13 @@ pub fn probe_all(peers: &[String], targets: &[Target], timeout: Duration) -> Vec
                             .spawn(move || probe_one(&p2, a, &t2, timeout));
                         jobs.push(match spawned {
                             Ok(h) => Job::Running(h),
-                            Err(e) => Job::Done(no_path(
+                            Err(e) => Job::Done(Box::new(no_path(
                                 p,
                                 Some(a.to_string()),
                                 t,
                                 "error",
                                 format!("no thread for this path: {e}"),
-                            )),
+                            ))),
                         });
                     }
                 }
@@ -349,7 +434,13 @@ pub fn probe_all(peers: &[String], targets: &[Target], timeout: Duration) -> Vec
                     Ok(_) => "no address".into(),
                 };
                 for t in targets {
-                    jobs.push(Job::Done(no_path(p, None, t, "unresolved", why.clone())));
+                    jobs.push(Job::Done(Box::new(no_path(
+                        p,
+                        None,
+                        t,
+                        "unresolved",
+                        why.clone(),
+                    ))));
                 }
             }
         }
@@ -357,7 +448,7 @@ pub fn probe_all(peers: &[String], targets: &[Target], timeout: Duration) -> Vec
     jobs.into_iter()
         .filter_map(|j| match j {
             Job::Running(h) => h.join().ok(),
-            Job::Done(r) => Some(r),
+            Job::Done(r) => Some(*r),
         })
         .collect()
 }

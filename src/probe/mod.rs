@@ -159,7 +159,7 @@ pub fn summarize(results: &[ProbeResult], from: &From) -> Summary {
             other_system.push(r.peer.clone());
         }
     }
-    groups.sort_by(|a, b| b.peers.len().cmp(&a.peers.len()));
+    groups.sort_by_key(|g| std::cmp::Reverse(g.peers.len()));
     let failed = results
         .iter()
         .filter(|r| r.required && r.status != "ok")

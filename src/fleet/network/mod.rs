@@ -428,7 +428,7 @@ impl ProbeStore {
                     hosts: fold(hosts.iter().map(|h| h.as_str())),
                 })
                 .collect();
-            v.sort_by(|a, b| b.count.cmp(&a.count));
+            v.sort_by_key(|g| std::cmp::Reverse(g.count));
             v
         };
         let config_digests = groups(digests);
