@@ -1,6 +1,7 @@
 //! `fleet --format html`: one self-contained page (inline CSS, no script, no
 //! external resource of any kind) with the system verdict, the per-check host
-//! grid coloured by status, and the drift tables.
+//! grid coloured by status, the probe's reachability matrix and clocks
+//! (`fleet/html_network.rs`), and the drift tables.
 //!
 //! Every string that comes from a report (host names, values, ids, summaries)
 //! is untrusted and goes through [`esc`].
@@ -44,7 +45,9 @@ th.v{writing-mode:vertical-rl;transform:rotate(180deg);font-weight:normal;white-
 .pass{background:#2e7d32;color:#fff}.warn{background:#f9a825}.fail{background:#c62828;color:#fff}\
 .error{background:#6a1b9a;color:#fff}.skip{background:#bdbdbd}\
 td.c{text-align:center;min-width:18px;font-size:11px}.muted{color:#666}\
-.legend span{padding:2px 8px;margin-right:4px;border-radius:3px}";
+.legend span{padding:2px 8px;margin-right:4px;border-radius:3px}\
+h3{margin:16px 0 6px}td.m{text-align:center;white-space:nowrap;font-size:12px}td.none{color:#999}\
+.port{margin:1px 0}#skew{font-size:16px}";
 
 fn class(s: Status) -> &'static str {
     status_name(s)
@@ -69,6 +72,7 @@ pub fn page(s: &FleetSummary) -> String {
     );
     system(&mut o, s);
     grid(&mut o, s);
+    super::html_network::section(&mut o, s.network.as_ref());
     drift(&mut o, s);
     problems(&mut o, s);
     o.push_str("</body></html>\n");

@@ -17,6 +17,7 @@ use crate::checks::Status;
 use crate::report::parse_rfc3339;
 
 pub mod html;
+mod html_network;
 pub mod network;
 pub mod nodeset;
 pub mod record;
