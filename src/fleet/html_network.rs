@@ -46,7 +46,11 @@ pub fn section(o: &mut String, net: Option<&Network>) {
     let _ = writeln!(
         o,
         "<h2>Network</h2><p class=\"muted\" id=\"paths\">probe reports of {} host(s): {} path(s), {} ok, {} required failed, {} optional failed</p>",
-        n.probe_reports, n.paths.total, n.paths.ok, n.paths.failed_required, n.paths.failed_optional
+        n.probe_reports,
+        n.paths.total,
+        n.paths.ok,
+        n.paths.failed_required,
+        n.paths.failed_optional
     );
     matrix(o, n);
     failures(o, n);
