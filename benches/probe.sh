@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# One node probing 64 peers × 5 ports (control 10001, fabric 31416-31419) on real
+# One node probing 64 peers × 5 ports (control 10001, fabric 31416-31419: 2 targets,
+# no helper, 2 + 2 + 0 = 4 CaRT context ports) on real
 # network namespaces (198.51.100.0/24), 8 of the peers dropping every packet (nft),
 # so the timeout cases bound the run. Prints the wall time against 2 × the timeout.
 # Needs root, ip, nft (.ci/probe-deps.sh). BIN= selects the binary.
@@ -24,7 +25,7 @@ port: 10001
 access_points: ['198.51.100.1']
 provider: ofi+tcp
 engines:
-- targets: 4
+- targets: 2
   fabric_iface: eth0
   fabric_iface_port: 31416
   storage:

@@ -70,10 +70,14 @@ pub(super) fn run_probe(args: &crate::cli::ProbeArgs) -> Result<i32, String> {
         hostname: hostname.split('.').next().unwrap_or("").to_string(),
         fqdn: hostname.contains('.').then(|| hostname.clone()),
         addresses: Some(net_probe::local_addrs()),
-        role: if p.configs.server.config().is_some() {
-            "server"
-        } else if p.configs.agent.config().is_some() {
+        // a client names the servers' file with --server-config for the fabric ports:
+        // its own daos_agent.yml makes it a client all the same
+        role: if p.configs.agent.config().is_some()
+            && (p.configs.server.config().is_none() || args.config.server_config.is_some())
+        {
             "client"
+        } else if p.configs.server.config().is_some() {
+            "server"
         } else {
             "none"
         }
