@@ -191,9 +191,9 @@ fn groups(o: &mut String, n: &Network) {
         if v.len() < 2 {
             continue;
         }
-        let _ = write!(
+        let _ = writeln!(
             o,
-            "<h3>{title}</h3><table id=\"{id}\"><tr><th>value</th><th>n</th><th>servers</th></tr>\n"
+            "<h3>{title}</h3><table id=\"{id}\"><tr><th>value</th><th>n</th><th>servers</th></tr>"
         );
         for g in v {
             let _ = writeln!(
