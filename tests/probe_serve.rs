@@ -13,11 +13,15 @@ const BIN: &str = env!("CARGO_BIN_EXE_daos-preflight");
 
 /// A control port and a fabric base with its 2 + 1 + 0 = 3 context ports (1 target, no
 /// helper: DAOS v2.6.0 engine/srv_internal.h DSS_CTX_NR_TOTAL), all free right now.
+/// The tests of this binary run in parallel: each takes its own slice of the range
+/// (a counter), so two never pick the same ports before either binds them.
 fn free_ports() -> (u16, u16) {
+    static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
     let free = |p: u16| TcpListener::bind(("0.0.0.0", p)).is_ok();
-    let seed = std::process::id() as u16;
-    for i in 0..2000u16 {
-        let base = 20000 + (seed.wrapping_mul(7).wrapping_add(i * 13)) % 40000;
+    let slot = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let seed = (std::process::id() as u16 % 100) * 300 + slot * 20;
+    for i in 0..1000u16 {
+        let base = 20000 + (seed.wrapping_add(i.wrapping_mul(6007))) % 40000;
         let (c, f) = (base, base + 10);
         if free(c) && (f..f + 3).all(free) {
             return (c, f);
