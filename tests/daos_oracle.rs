@@ -338,7 +338,6 @@ fn cases(rel: &str, n: usize) -> Vec<Case> {
 }
 
 #[test]
-#[ignore = "still finds false READY cases (issue 11 open): run with --ignored"]
 fn tool_agrees_with_daos_loader_on_corpus_and_mutations() {
     let n: usize = std::env::var("DAOS_ORACLE_MUTATIONS")
         .ok()
