@@ -187,6 +187,8 @@ pub struct StartView {
     pub want_total: u64,
     /// Per engine with bdevs.
     pub engines: Vec<EngineAtStart>,
+    /// daos_server keeps a pool bigger than its share (2.8), so growing it lasts.
+    pub pool_kept: bool,
     /// The verdict.
     pub outcome: StartOutcome,
     /// Why it fails (when it does), as DAOS says it.
@@ -389,6 +391,7 @@ pub fn start_view(
         usable_at_start: usable,
         want_total,
         engines,
+        pool_kept: !shrinks,
         outcome,
         failure,
         fault_code: fault,
