@@ -113,20 +113,34 @@ pub fn holders(facts: &Facts, size_kib: u64, stale: &[StaleFile], now: &PoolsNow
                 continue; // counted with its process
             }
             let removed = stale.iter().any(|s| s.path == f.path);
+            let parent = f.path.rsplit_once('/').map_or("", |(d, _)| d);
+            let name = f.path.rsplit_once('/').map_or("", |(_, n)| n);
             let (key, note) = match (&f.named_pid, f.named_pid_alive) {
                 (Some(pid), Some(false)) if removed => (
-                    format!("{}/*spdk_pid{pid}map*", m.mountpoint),
+                    format!("{parent}/*spdk_pid{pid}map*"),
                     format!("pid {pid} is gone: daos_server removes these at start"),
                 ),
                 (Some(pid), Some(false)) => (
-                    format!("{}/*spdk_pid{pid}map*", m.mountpoint),
+                    format!("{parent}/*spdk_pid{pid}map*"),
                     format!(
-                        "pid {pid} is gone, but daos_server only cleans {DAOS_HUGEPAGE_DIR} itself: stays held"
+                        "pid {pid} is gone, but daos_server only cleans the top of {DAOS_HUGEPAGE_DIR}: stays held"
                     ),
                 ),
-                (Some(pid), Some(true)) => (
-                    format!("{}/*spdk_pid{pid}map*", m.mountpoint),
-                    format!("pid {pid} is running: stays held"),
+                (Some(pid), alive) => (
+                    format!("{parent}/*spdk_pid{pid}map*"),
+                    if alive == Some(true) {
+                        format!("pid {pid} is running: stays held")
+                    } else {
+                        format!("pid {pid}: not known whether it runs")
+                    },
+                ),
+                _ if f.kind == "dpdk" => (
+                    format!(
+                        "{parent}/{}map_*",
+                        name.rsplit_once("map_").map_or("", |(p, _)| p)
+                    ),
+                    "a DPDK process's memory (its file prefix): stays held while it runs or until deleted"
+                        .into(),
                 ),
                 _ => (
                     f.path.clone(),
@@ -175,7 +189,7 @@ pub fn holders(facts: &Facts, size_kib: u64, stale: &[StaleFile], now: &PoolsNow
 
 /// The holders in one line, the largest three named.
 pub fn holders_line(h: &[Holder], processes_known: bool) -> String {
-    let held: Vec<&Holder> = h.iter().filter(|x| x.kind != "reserved").collect();
+    let held: Vec<&Holder> = h.iter().collect();
     let mut parts: Vec<String> = held
         .iter()
         .take(3)

@@ -116,8 +116,20 @@ targets' first DMA chunks can't be allocated)."
                         .map(|e| format!("engine {} mem_size {} MiB", e.index, e.mem_size_mib))
                         .collect::<Vec<_>>()
                         .join(", ");
+                    let log = if view
+                        .engines
+                        .iter()
+                        .any(|e| view.free_at_start < e.want_pages)
+                    {
+                        "only a NOTICE in its log".to_string()
+                    } else {
+                        format!(
+                            "DAOS counts the {} reserved pages as free and logs nothing",
+                            view.reserved
+                        )
+                    };
                     Some(Finding::warn(format!(
-                        "DAOS {v} starts the engines with {} of the {} hugepages they want ({mem}; only a NOTICE in its log): held: {held}; {}",
+                        "DAOS {v} starts the engines with {} of the {} hugepages they want ({mem}; {log}): held: {held}; {}",
                         view.usable_at_start, view.want_total, view.arithmetic
                     )))
                 }
@@ -286,6 +298,11 @@ skip: no server configuration, no bdevs, or no per-node information."
                 &actions,
                 false,
             )
+        } else if let Some(s) = start
+            .as_ref()
+            .filter(|_| warns.iter().any(|w| w.contains("in use by others")))
+        {
+            s.remediation(ctx, Finding::warn(summary))
         } else if !warns.is_empty() {
             Finding::warn(summary).fix(
                 format!("reserve {want} hugepages on each engine node"),

@@ -83,14 +83,13 @@ pub fn plan_held(p: &mut Plan, results: &[CheckResult], hp: &HugepagePlan) {
         .iter()
         .position(|s| matches!(s.action, Action::AllocateHugepages { .. }))
         .unwrap_or(p.actions.len());
-    let n = removals.len();
     p.actions.splice(at..at, removals);
     if view.outcome == StartOutcome::Full {
         return;
     }
     let short = view.want_total.saturating_sub(view.usable_at_start);
     if !view.pool_kept {
-        if short > view.reclaimed || n == 0 {
+        if short > 0 {
             p.manual.push(ManualStep {
                 check: "hugepages.total".into(),
                 reason: format!(
