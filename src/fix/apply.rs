@@ -67,6 +67,8 @@ pub enum JournalEntry {
         /// Host path.
         path: String,
     },
+    /// Stale hugepage files of a dead process, removed (not restorable).
+    RemovedHugepageFiles(super::held::RemovedFiles),
     /// A file replaced or created.
     File {
         /// Host path.
@@ -277,6 +279,15 @@ pub fn apply(host: &Host, plan: &Plan, journal: &mut Journal) -> Vec<ActionResul
                 }
                 Err(e) => (Outcome::Failed, e.to_string()),
             },
+            Action::RemoveStaleHugepageFiles {
+                dir, pid, files, ..
+            } => super::held::remove_stale(host, dir, pid, files, journal),
+            Action::GrowHugepagesPastHolders {
+                node,
+                size_kib,
+                free_wanted,
+                ..
+            } => super::held::grow_past_holders(host, *node, *size_kib, *free_wanted, journal),
             Action::LoadModule { module } => {
                 let argv = vec!["modprobe".to_string(), module.clone()];
                 match host.run_command(&argv) {
@@ -328,7 +339,7 @@ fn pool_path(node: Option<u32>, size_kib: u64) -> String {
 
 /// Grows a hugepage pool; on a shortfall compacts memory and retries once, then reports
 /// the fragmentation the buddy allocator shows.
-fn allocate_hugepages(
+pub(super) fn allocate_hugepages(
     host: &Host,
     node: Option<u32>,
     size_kib: u64,
@@ -482,6 +493,7 @@ pub fn undo(host: &Host, journal: &Journal) -> (Vec<String>, bool) {
                 .remove_file(path)
                 .map(|_| format!("removed {path}"))
                 .map_err(|e| e.to_string()),
+            JournalEntry::RemovedHugepageFiles(r) => Ok(super::held::undo_line(r)),
             JournalEntry::File { path, backup: None } => host
                 .remove_file(path)
                 .map(|_| format!("removed {path}"))

@@ -14,6 +14,7 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 pub mod caps;
+pub mod hugetlb;
 pub mod local;
 pub mod net_probe;
 pub mod syscalls;
