@@ -155,6 +155,29 @@ impl Host {
         ))
     }
 
+    /// Creating an entry that will be owned by `owner_uid` inside `parent`: the same
+    /// rule as entering one (a root-owned entry in a user's directory is one the user
+    /// can swap for anything).
+    pub(crate) fn check_create(
+        &self,
+        parent: &SafeDir,
+        child: &str,
+        owner_uid: u32,
+    ) -> Result<(), HostError> {
+        if parent.uid == 0 || parent.uid == owner_uid {
+            return Ok(());
+        }
+        Err(self.unsafe_err(
+            child,
+            format!(
+                "unsafe path transition: {} is owned by {}; refusing to create {child} (owned by {}) in it",
+                parent.host_path,
+                self.describe_uid(parent.uid),
+                self.describe_uid(owner_uid)
+            ),
+        ))
+    }
+
     /// Refuses a symbolic link met on a path where links are not followed.
     pub(crate) fn link_refusal(&self, parent: &SafeDir, host_path: &str, name: &str) -> HostError {
         let target = nix::fcntl::readlinkat(&parent.fd, name)
@@ -214,6 +237,7 @@ impl Host {
             let mut created = false;
             let opened = match nix::fcntl::openat(&parent.fd, name.as_str(), open_flags, mode) {
                 Err(Errno::ENOENT) if !last && missing == Missing::Create => {
+                    self.check_create(parent, &here, nix::unistd::geteuid().as_raw())?;
                     match nix::sys::stat::mkdirat(
                         &parent.fd,
                         name.as_str(),
@@ -317,6 +341,7 @@ impl Host {
                     missing,
                 )?;
                 let here = join(&parent.host_path, &name);
+                self.check_create(&parent, &here, nix::unistd::geteuid().as_raw())?;
                 let mut created = true;
                 match nix::sys::stat::mkdirat(
                     &parent.fd,

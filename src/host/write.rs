@@ -254,6 +254,10 @@ impl Host {
     ) -> Result<(), HostError> {
         let tmp = temp_name(name);
         let tmp_path = entry_path(dir, &tmp);
+        let final_uid = owner
+            .map(|st| st.st_uid)
+            .unwrap_or_else(|| nix::unistd::geteuid().as_raw());
+        self.check_create(dir, &entry_path(dir, name), final_uid)?;
         match nix::unistd::unlinkat(
             &dir.fd,
             tmp.as_str(),
@@ -336,6 +340,12 @@ impl Host {
         let (dir, name) = self.open_parent_safe(host_path, Missing::Fail)?;
         let here = entry_path(&dir, &name);
         let flags = OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        if self.stat_in(&dir, &name)?.is_none() {
+            let uid = owner
+                .map(|o| o.0)
+                .unwrap_or_else(|| nix::unistd::geteuid().as_raw());
+            self.check_create(&dir, &here, uid)?;
+        }
         let (fd, created) = match nix::fcntl::openat(
             &dir.fd,
             name.as_str(),
@@ -361,7 +371,10 @@ impl Host {
                 kind: HostErrorKind::Other("exists and is not a regular file".into()),
             });
         }
-        self.check_transition(&dir, &here, &st)?;
+        if !created {
+            // made now with O_EXCL, it is ours; an existing one must pass the rule
+            self.check_transition(&dir, &here, &st)?;
+        }
         if (st.st_size as u64) < size {
             nix::unistd::ftruncate(&fd, size as i64)
                 .map_err(|e| self.errno_err(&here, "ftruncate", e))?;
