@@ -83,6 +83,10 @@ pub fn rollback(host: &Host, change: &Change, unfinished: bool) -> Result<String
     let e = |e: crate::host::HostError| e.to_string();
     match change {
         Change::Attribute { path, original, .. } => {
+            if current_attr(host, path).is_some_and(|v| readback_matches(&v, original)) {
+                // never written (a crash before the write), or already back
+                return Ok(format!("{path} reads {original:?}"));
+            }
             let back = host.write_attr(path, original).map_err(e)?;
             if readback_matches(&back, original) {
                 Ok(format!("restored {path} to {original:?}"))

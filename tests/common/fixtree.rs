@@ -54,8 +54,13 @@ pub fn snapshot(root: &Path) -> Vec<(String, Vec<u8>, u32, u32)> {
             if md.is_dir() {
                 out.push((rel + "/", Vec::new(), md.mode(), md.uid()));
                 stack.push(p);
+            } else if md.is_file() && md.len() > 1 << 20 {
+                // a sparse bdev: its size and allocation, not gigabytes of zeros
+                let desc = format!("{} bytes, {} blocks", md.len(), md.blocks());
+                out.push((rel, desc.into_bytes(), md.mode(), md.uid()));
             } else if md.is_file() {
-                out.push((rel, std::fs::read(&p).unwrap(), md.mode(), md.uid()));
+                let data = selected_word(std::fs::read(&p).unwrap());
+                out.push((rel, data, md.mode(), md.uid()));
             } else {
                 out.push((rel, Vec::new(), md.mode(), md.uid()));
             }
@@ -89,4 +94,22 @@ pub fn journal(root: &Path) -> serde_json::Value {
     std::fs::read(root.join("var/lib/daos-preflight/journal.json"))
         .map(|b| serde_json::from_slice(&b).unwrap())
         .unwrap_or(serde_json::Value::Null)
+}
+
+/// A sysfs choice file (`[always] madvise never`) as the kernel would answer after a
+/// write of one word: the selected word. A fixture tree is plain files, so writing
+/// `always` back leaves `always` where the kernel would show the list again; both mean
+/// the same setting.
+fn selected_word(data: Vec<u8>) -> Vec<u8> {
+    let text = String::from_utf8_lossy(&data);
+    let line = text.trim();
+    if line.lines().count() == 1 && line.contains('[') {
+        if let Some(w) = line
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix('[').and_then(|w| w.strip_suffix(']')))
+        {
+            return format!("{w}\n").into_bytes();
+        }
+    }
+    data
 }
