@@ -103,13 +103,13 @@ pub fn journal(root: &Path) -> serde_json::Value {
 fn selected_word(data: Vec<u8>) -> Vec<u8> {
     let text = String::from_utf8_lossy(&data);
     let line = text.trim();
-    if line.lines().count() == 1 && line.contains('[') {
-        if let Some(w) = line
+    if line.lines().count() == 1
+        && line.contains('[')
+        && let Some(w) = line
             .split_whitespace()
             .find_map(|w| w.strip_prefix('[').and_then(|w| w.strip_suffix(']')))
-        {
-            return format!("{w}\n").into_bytes();
-        }
+    {
+        return format!("{w}\n").into_bytes();
     }
     data
 }
