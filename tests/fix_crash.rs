@@ -258,10 +258,6 @@ fn cases_ib() -> Vec<(&'static str, &'static str, &'static str)> {
 }
 
 fn run_cases(s: Scenario, name: &str, cases: Vec<(&str, &str, &str)>) {
-    assert!(
-        daos_preflight::host::failpoint::ENABLED,
-        "build with --features failpoints"
-    );
     // the reference: the original tree, and the tree after uninterrupted runs
     let control = fresh(&s, &format!("{name}-control"));
     let original = snapshot(&control);
