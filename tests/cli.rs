@@ -926,9 +926,12 @@ fn fix_grows_hugepages_per_node_prepares_dirs_and_bdev_files_and_undoes() {
         let pool = root.join(node(n));
         let dir = pool.parent().unwrap();
         std::fs::create_dir_all(dir).unwrap();
-        for f in ["nr_hugepages", "free_hugepages", "surplus_hugepages"] {
+        for f in ["nr_hugepages", "surplus_hugepages"] {
             std::fs::write(dir.join(f), "0\n").unwrap();
         }
+        // a tree is not a kernel: free_hugepages follows nr_hugepages as on a host where
+        // nothing else holds pages (otherwise the grown pool would look held by others)
+        std::os::unix::fs::symlink("nr_hugepages", dir.join("free_hugepages")).unwrap();
     }
     let log_owner = std::fs::metadata(root.join("var/log/daos")).unwrap().uid();
 

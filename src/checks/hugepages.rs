@@ -1,8 +1,10 @@
 //! `hugepages.total`, `hugepages.numa` and `hugepages.thp`.
 
 use super::config::{detected_numa_node, server_for_requirements};
+use super::hugepage_holders::StartJudgement;
 use super::{Check, Context, Finding, human_kib};
 use crate::daos::DaosVersion;
+use crate::daos::hugepage_start::StartOutcome;
 use crate::daos::requirements::{HugepagePlan, engine_numa_nodes, hugepage_plan};
 
 /// DAOS fault code of the 2.8 THP refusal (src/control/server/faults.go
@@ -26,9 +28,21 @@ memory per target of every engine with bdevs, plus one per MD-on-SSD engine \
 pages of Hugepagesize, or nr_hugepages when set; DAOS ≤2.6 adds 2 pages per engine. The \
 requirement comes from daos_server.yml, so without a server configuration this check is \
 skipped with the reason.\n\
-pass: HugePages_Total covers it. warn: fewer now, but the memory is there (daos_server \
-allocates at start; fragmentation can make that fail), or nr_hugepages below DAOS's minimum. \
-fail: more than MemTotal."
+Then it judges what DAOS will get when it starts the engines: HugePages_Free as daos_server \
+reads it (server_utils.go updateHugeMemValues in 2.4/2.6, setEngineMemSize in 2.8, \
+updateMemValues in 2.2), after its prepare sets each engine node's pool (≤2.6: exactly the \
+share, via SPDK scripts/setup.sh; 2.8: never shrinking) and after it removes the hugepage \
+files of SPDK processes that no longer run (spdk_pid<N>map* directly in /dev/hugepages, \
+bdev/backend.go createHugepageWalkFunc), minus HugePages_Rsvd; and it names who holds the \
+rest: processes (HugetlbPages of /proc/PID/status, live only), hugetlbfs files, reserved \
+pages.\n\
+pass: the pool covers it and the engines get what they want at start. warn: fewer now, but \
+the memory is there (daos_server allocates at start; fragmentation can make that fail), \
+nr_hugepages below DAOS's minimum, or (2.4–2.8) the engines start with less than they want \
+because others hold pages (DAOS only logs a NOTICE). fail: more than MemTotal; DAOS 2.0/2.2 \
+refuse (code.ServerInsufficientFreeHugePages / code.ServerInsufficientFreeHugePageMem, \
+609); or an engine exits at start (2.4/2.6 bio_nvme_init: under 256 MiB per target; the \
+targets' first DMA chunks can't be allocated)."
     }
     fn run(&self, ctx: &Context) -> Finding {
         let m = &ctx.facts.memory;
@@ -65,17 +79,6 @@ fail: more than MemTotal."
             "echo 'vm.nr_hugepages = {want}' > /etc/sysctl.d/50-daos-hugepages.conf   # at boot"
         );
         let mem_needed_kib = want * size;
-        if have >= want {
-            let f = if notes.is_empty() {
-                Finding::pass(format!(
-                    "{have} hugepages ≥ {want} needed: {}",
-                    plan.arithmetic
-                ))
-            } else {
-                Finding::warn(notes.join("; "))
-            };
-            return base(f);
-        }
         if m.mem_total_kib.is_some_and(|t| t < mem_needed_kib) {
             return base(
                 Finding::fail(format!(
@@ -88,6 +91,80 @@ fail: more than MemTotal."
                 .fix("lower targets or add memory", &[], false),
             );
         }
+        let mut info = Vec::new();
+        let start = StartJudgement::of(ctx, cfg, &plan);
+        if let Some(start) = &start {
+            let v = ctx.daos_version;
+            let view = &start.view;
+            let held = start.holders_line(ctx);
+            let finding = match view.outcome {
+                StartOutcome::Fails => {
+                    let mut x = Finding::fail(format!(
+                        "DAOS {v} will not start the engines: {}; held: {held}; {}",
+                        view.failure.as_deref().unwrap_or(""),
+                        view.arithmetic
+                    ));
+                    if let Some(c) = &view.fault_code {
+                        x = x.fault(c);
+                    }
+                    Some(x)
+                }
+                StartOutcome::Reduced => {
+                    let mem = view
+                        .engines
+                        .iter()
+                        .map(|e| format!("engine {} mem_size {} MiB", e.index, e.mem_size_mib))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    let log = if view
+                        .engines
+                        .iter()
+                        .any(|e| view.free_at_start < e.want_pages)
+                    {
+                        "only a NOTICE in its log".to_string()
+                    } else {
+                        format!(
+                            "DAOS counts the {} reserved pages as free and logs nothing",
+                            view.reserved
+                        )
+                    };
+                    Some(Finding::warn(format!(
+                        "DAOS {v} starts the engines with {} of the {} hugepages they want ({mem}; {log}): held: {held}; {}",
+                        view.usable_at_start, view.want_total, view.arithmetic
+                    )))
+                }
+                StartOutcome::Full => {
+                    info.push(if view.reclaimed > 0 {
+                        format!(
+                            "{} pages of stale SPDK files come back when daos_server removes them; {}",
+                            view.reclaimed, view.arithmetic
+                        )
+                    } else {
+                        view.arithmetic.clone()
+                    });
+                    None
+                }
+            };
+            if let Some(x) = finding {
+                return start.details(start.remediation(ctx, base(x)));
+            }
+        }
+        let with_start = |f: Finding| match &start {
+            Some(s) => s.details(base(f)),
+            None => base(f),
+        };
+        if have >= want {
+            let f = if notes.is_empty() {
+                info.insert(0, plan.arithmetic.clone());
+                Finding::pass(format!(
+                    "{have} hugepages ≥ {want} needed: {}",
+                    info.join("; ")
+                ))
+            } else {
+                Finding::warn(notes.join("; "))
+            };
+            return with_start(f);
+        }
         let _ = cfg;
         notes.insert(
             0,
@@ -96,7 +173,7 @@ fail: more than MemTotal."
                 plan.arithmetic
             ),
         );
-        base(Finding::warn(notes.join("; ")).fix(
+        with_start(Finding::warn(notes.join("; ")).fix(
             format!("reserve {want} hugepages of {}", human_kib(size)),
             &[sysctl, persist],
             false,
@@ -136,12 +213,13 @@ impl Check for Numa {
     }
     fn explain(&self) -> &'static str {
         "DAOS splits the hugepage total evenly over the engines' NUMA nodes (src/control/server/server_utils.go prepBdevStorage: nr_hugepages / nodes, plus 2 extra per engine in 2.6; 2.8 SetHugeNodes: nr_hugepages / nodes, only growing a node's count, never shrinking it). An engine's memory comes from its own node, so a node short of pages (or of memory to hold them) starves that engine even when the system total looks fine.\n\
-pass: every engine node has its share. warn: not yet allocated, but the node has the memory (daos_server allocates at start). fail: the node can't hold its share, or does not exist. \
+Each node's pool is also judged as daos_server leaves it at start: pages others hold on the node are not free for the engine (2.8's setEngineMemSize then takes memory across NUMA nodes).\n\
+pass: every engine node has its share free at start. warn: not yet allocated, but the node has the memory (daos_server allocates at start), or others hold part of the node's pages. fail: the node can't hold its share, or does not exist. \
 skip: no server configuration, no bdevs, or no per-node information."
     }
     fn run(&self, ctx: &Context) -> Finding {
-        let plan = match plan_for(ctx) {
-            Ok((_, Some(p))) => p,
+        let (cfg, plan) = match plan_for(ctx) {
+            Ok((cfg, Some(p))) => (cfg, p),
             Ok((_, None)) => {
                 return Finding::skip("no engine has bdevs: no hugepages needed on any node");
             }
@@ -154,6 +232,7 @@ skip: no server configuration, no bdevs, or no per-node information."
         }
         let size = plan.hugepage_size_kib;
         let want = plan.per_node_pages;
+        let start = StartJudgement::of(ctx, cfg, &plan);
         let mut lines = Vec::new();
         let mut fails = Vec::new();
         let mut warns = Vec::new();
@@ -169,7 +248,26 @@ skip: no server configuration, no bdevs, or no per-node information."
                 .and_then(|p| p.total)
                 .unwrap_or(0);
             let line = format!("node {id}: {have} of {want} pages");
-            if have >= want {
+            let at_start = start
+                .as_ref()
+                .and_then(|s| s.view.nodes.iter().find(|n| n.node == Some(*id)));
+            let mem_short = node.mem_total_kib.is_some_and(|t| t < want * size);
+            if let Some(n) = at_start.filter(|n| n.free_at_start < want && !mem_short) {
+                let reclaimed = start.as_ref().map_or(0, |s| s.view.reclaimed);
+                let held = format!(
+                    "node {id}: {} of {want} pages free at start ({} in use by others)",
+                    n.free_at_start, n.in_use
+                );
+                if want - n.free_at_start <= reclaimed {
+                    lines.push(format!(
+                        "{held}; the {reclaimed} pages of stale SPDK files daos_server removes cover it if they are on this node"
+                    ));
+                } else {
+                    warns.push(format!(
+                        "{held}: the engine's memory comes from other nodes or is short"
+                    ));
+                }
+            } else if have >= want {
                 lines.push(line);
             } else if node.mem_total_kib.is_some_and(|t| t < want * size) {
                 fails.push(format!(
@@ -200,6 +298,11 @@ skip: no server configuration, no bdevs, or no per-node information."
                 &actions,
                 false,
             )
+        } else if let Some(s) = start
+            .as_ref()
+            .filter(|_| warns.iter().any(|w| w.contains("in use by others")))
+        {
+            s.remediation(ctx, Finding::warn(summary))
         } else if !warns.is_empty() {
             Finding::warn(summary).fix(
                 format!("reserve {want} hugepages on each engine node"),
@@ -209,10 +312,15 @@ skip: no server configuration, no bdevs, or no per-node information."
         } else {
             Finding::pass(summary)
         };
-        f.detail("arithmetic", &plan.arithmetic)
+        let f = f
+            .detail("arithmetic", &plan.arithmetic)
             .detail("per_node_pages", want)
             .detail("nodes", &all)
-            .detail("plan", &plan)
+            .detail("plan", &plan);
+        match &start {
+            Some(s) => s.details(f),
+            None => f,
+        }
     }
 }
 

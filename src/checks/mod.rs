@@ -17,6 +17,7 @@ pub mod config;
 pub mod cpu;
 pub mod daos_setup;
 pub mod firewall;
+pub mod hugepage_holders;
 pub mod hugepages;
 pub mod iommu;
 pub mod limits;

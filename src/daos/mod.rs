@@ -6,6 +6,7 @@ use std::str::FromStr;
 
 pub mod config;
 pub mod digest;
+pub mod hugepage_start;
 pub mod install;
 pub mod requirements;
 pub mod section;

@@ -51,6 +51,8 @@ pub fn collect_pools(
                 total: num("nr_hugepages"),
                 free: num("free_hugepages"),
                 surplus: num("surplus_hugepages"),
+                // only /sys/kernel/mm/hugepages has it (hugetlbpage.rst)
+                reserved: num("resv_hugepages"),
             })
         })
         .collect();

@@ -15,6 +15,7 @@ pub mod accounts;
 pub mod acpi;
 pub mod files;
 pub mod firewall;
+pub mod hugetlb;
 pub mod iommu;
 pub mod kernel;
 pub mod memory;
@@ -45,6 +46,13 @@ pub struct Facts {
     pub hugepages: Vec<HugepagePool>,
     /// Transparent hugepage mode.
     pub thp: Thp,
+    /// hugetlbfs mounts (`/proc/mounts`) and the files on them: who holds pages.
+    #[serde(default)]
+    pub hugetlbfs: Vec<hugetlb::HugetlbfsMount>,
+    /// Processes mapping hugepages (`HugetlbPages:` of `/proc/PID/status`, kernel ≥ 4.4),
+    /// largest first; live only: `null` under `--root` or on older kernels.
+    #[serde(default)]
+    pub hugepage_holders: Option<Vec<hugetlb::HugepageHolder>>,
     /// NUMA nodes.
     pub numa: Numa,
     /// PCI devices.
@@ -170,6 +178,11 @@ pub struct HugepagePool {
     pub free: Option<u64>,
     /// surplus_hugepages.
     pub surplus: Option<u64>,
+    /// resv_hugepages: promised to mappings not yet touched (counted as free, usable by
+    /// no one else). System-wide pools only: the kernel keeps no per-node count, so
+    /// `null` on nodes.
+    #[serde(default)]
+    pub reserved: Option<u64>,
 }
 
 /// Transparent hugepage settings.
@@ -557,6 +570,8 @@ pub fn collect(host: &Host) -> Facts {
     let memory = memory::collect_meminfo(host, &mut errors);
     let hugepages = memory::collect_pools(host, "/sys/kernel/mm/hugepages", &mut errors);
     let thp = memory::collect_thp(host);
+    let hugetlbfs = hugetlb::collect_mounts(host, memory.hugepage_size_kib, &mut errors);
+    let hugepage_holders = hugetlb::collect_holders(host);
     let numa = numa::collect(host, &mut errors);
     let pci = pci::collect(host, &mut errors);
     let net = net::collect(host, &pci, &mut errors);
@@ -581,6 +596,8 @@ pub fn collect(host: &Host) -> Facts {
         memory,
         hugepages,
         thp,
+        hugetlbfs,
+        hugepage_holders,
         numa,
         pci,
         net,

@@ -95,7 +95,7 @@ pub fn apply(host: &Host, plan: &Plan, journal: &mut Journal) -> Vec<ActionResul
     results
 }
 
-type Applied = Result<(Outcome, String), (Outcome, String)>;
+pub(super) type Applied = Result<(Outcome, String), (Outcome, String)>;
 
 fn apply_one(host: &Host, action: &Action, journal: &mut Journal) -> Applied {
     Ok(match action {
@@ -307,6 +307,15 @@ fn apply_one(host: &Host, action: &Action, journal: &mut Journal) -> Applied {
                 (_, None) => result,
             }
         }
+        Action::RemoveStaleHugepageFiles {
+            dir, pid, files, ..
+        } => super::held::remove_stale(host, dir, pid, files, journal),
+        Action::GrowHugepagesPastHolders {
+            node,
+            size_kib,
+            free_wanted,
+            ..
+        } => super::held::grow_past_holders(host, *node, *size_kib, *free_wanted, journal),
         Action::LoadModule { module } => {
             let argv = vec!["modprobe".to_string(), module.clone()];
             match host.run_command(&argv) {
@@ -374,7 +383,7 @@ fn pool_path(node: Option<u32>, size_kib: u64) -> String {
 
 /// Grows a hugepage pool; on a shortfall compacts memory and retries once, then reports
 /// the fragmentation the buddy allocator shows.
-fn allocate_hugepages(
+pub(super) fn allocate_hugepages(
     host: &Host,
     node: Option<u32>,
     size_kib: u64,

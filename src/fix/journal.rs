@@ -95,6 +95,8 @@ pub enum Change {
         #[serde(default)]
         sha256: String,
     },
+    /// Stale hugepage files of a dead process, removed (not restorable).
+    RemovedHugepageFiles(crate::fix::held::RemovedFiles),
     /// A program run (grubby, grub2-mkconfig, modprobe, firewall-cmd, systemctl).
     Command {
         /// What was run.
@@ -110,7 +112,10 @@ pub enum Change {
 impl Change {
     /// Runtime state, gone after a reboot.
     pub fn is_runtime(&self) -> bool {
-        matches!(self, Change::Attribute { .. } | Change::Driver { .. })
+        matches!(
+            self,
+            Change::Attribute { .. } | Change::Driver { .. } | Change::RemovedHugepageFiles(_)
+        )
     }
 
     /// A short name of what changed, for messages.
@@ -121,6 +126,7 @@ impl Change {
             | Change::CreatedFile { path, .. }
             | Change::File { path, .. } => path.clone(),
             Change::Driver { address, .. } => address.clone(),
+            Change::RemovedHugepageFiles(r) => r.dir.clone(),
             Change::Command { argv, .. } => crate::fix::plan::shell_join(argv),
         }
     }
@@ -209,6 +215,15 @@ impl Journal {
             &self.entries[self.entries.len() - 1].change.subject(),
         );
         Ok(self.entries.len() - 1)
+    }
+
+    /// Adds a record of a change already made (saved with the next save).
+    pub fn record_done(&mut self, change: Change) {
+        self.entries.push(Record {
+            state: RecordState::Done,
+            boot_id: self.boot_id.clone(),
+            change,
+        });
     }
 
     /// Marks record `i` done (with `change` as it turned out) and saves.

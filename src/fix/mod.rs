@@ -19,6 +19,7 @@ use crate::report::Report;
 
 pub mod apply;
 pub mod cmdline;
+pub mod held;
 pub mod journal;
 pub mod plan;
 pub mod recover;
@@ -261,6 +262,19 @@ pub fn render_text(r: &FixReport) -> String {
                 .unwrap_or_else(|| content.lines().map(|l| format!("+{l}\n")).collect());
             for l in text.lines() {
                 let _ = writeln!(o, "     {l}");
+            }
+        }
+        if let Action::RemoveStaleHugepageFiles { dir, files, .. } = &s.action {
+            const SHOWN: usize = 50;
+            for f in files.iter().take(SHOWN) {
+                let _ = writeln!(o, "     - {dir}/{f}");
+            }
+            if files.len() > SHOWN {
+                let _ = writeln!(
+                    o,
+                    "     ... and {} more (--format json lists all)",
+                    files.len() - SHOWN
+                );
             }
         }
         if let Some(x) = result {

@@ -74,6 +74,7 @@ fn complete(host: &Host, change: &Change) -> Result<String, String> {
             _ => Err(format!("{path} is not complete")),
         },
         Change::Command { argv, .. } => run_ok(host, argv),
+        Change::RemovedHugepageFiles(r) => Ok(super::held::undo_line(r)),
     }
 }
 
@@ -156,6 +157,7 @@ pub fn rollback(host: &Host, change: &Change, unfinished: bool) -> Result<String
                 },
             }
         }
+        Change::RemovedHugepageFiles(r) => Ok(super::held::undo_line(r)),
         Change::Command { argv, undo, .. } => match undo {
             Some(u) => run_ok(host, u),
             None => Ok(format!("{}: nothing to undo", argv.join(" "))),

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 pub mod caps;
 pub mod failpoint;
+pub mod hugetlb;
 pub mod local;
 pub mod net_probe;
 pub mod safe_path;

@@ -111,7 +111,7 @@ pub fn parse_agent(
 ) -> Result<Parsed<AgentConfig>, ConfigError> {
     let mut w = Walker::new(file_name, version);
     let mut cfg = AgentConfig::default();
-    let Some(root) = parse_root(text, file_name)? else {
+    let Some(root) = parse_root(text, file_name, &mut w)? else {
         return Ok(Parsed {
             config: cfg,
             issues: w.issues,

@@ -60,7 +60,7 @@ pub fn parse_control(
             Some("write at least `name:`, `port:` and `hostlist:`, or remove the file to use dmg's defaults".into()),
         );
     }
-    let Some(root) = parse_root(text, file_name)? else {
+    let Some(root) = parse_root(text, file_name, &mut w)? else {
         return Ok(Parsed {
             config: cfg,
             issues: w.issues,

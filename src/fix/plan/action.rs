@@ -73,6 +73,33 @@ pub enum Action {
         /// Owner to give it.
         owner: Option<Owner>,
     },
+    /// Remove the hugepage files of a dead SPDK process (`spdk_pid<pid>map*` directly in
+    /// the directory), as daos_server does at start; each is checked again first.
+    RemoveStaleHugepageFiles {
+        /// Directory (`/dev/hugepages`).
+        dir: String,
+        /// The pid the names carry (its `/proc/<pid>` is gone).
+        pid: String,
+        /// Entry names.
+        files: Vec<String>,
+        /// Pages they hold.
+        pages: u64,
+    },
+    /// Grow a pool (a node's, or the system's when `node` is null) until `free_wanted`
+    /// pages are free beside what others hold, computed from the kernel's counts when
+    /// applied. Never shrinks.
+    GrowHugepagesPastHolders {
+        /// NUMA node, or `null` for the system-wide pool.
+        node: Option<u32>,
+        /// Page size, KiB.
+        size_kib: u64,
+        /// Pages that must be free.
+        free_wanted: u64,
+        /// nr_hugepages when planned.
+        total: u64,
+        /// Pages in use by others when planned.
+        in_use: u64,
+    },
     /// Load a kernel module with modprobe.
     LoadModule {
         /// Module name.
@@ -210,6 +237,27 @@ impl Action {
                     .as_ref()
                     .map(|o| format!(" owned by {}", o.user))
                     .unwrap_or_default()
+            ),
+            Action::RemoveStaleHugepageFiles {
+                dir,
+                pid,
+                files,
+                pages,
+            } => format!(
+                "remove {} stale hugepage file(s) of dead pid {pid} from {dir} ({pages} pages back)",
+                files.len()
+            ),
+            Action::GrowHugepagesPastHolders {
+                node,
+                size_kib,
+                free_wanted,
+                total,
+                in_use,
+            } => format!(
+                "grow the {} hugepage pool of {} until {free_wanted} are free beside the {in_use} others hold (now {total})",
+                crate::checks::human_kib(*size_kib),
+                node.map(|n| format!("NUMA node {n}"))
+                    .unwrap_or_else(|| "the system".into())
             ),
             Action::LoadModule { module } => format!("load kernel module {module} (modprobe)"),
             Action::Run { argv, .. } => format!("run: {}", shell_join(argv)),

@@ -99,6 +99,9 @@ pub fn plan(
             "hugepages.total" | "hugepages.numa" if !hugepages_done => {
                 hugepages_done = true;
                 hugepages::plan_hugepages(&mut p, facts, results);
+                if let Some(hp) = hugepages::hugepage_plan_of(results) {
+                    super::held::plan_held(&mut p, results, &hp);
+                }
             }
             "hugepages.total" | "hugepages.numa" => {}
             "daos.dirs" => files::plan_dirs(&mut p, r, facts),

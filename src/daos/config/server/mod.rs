@@ -240,7 +240,7 @@ pub fn parse_server(
 ) -> Result<Parsed<ServerConfig>, ConfigError> {
     let mut w = Walker::new(file_name, version);
     let mut cfg = ServerConfig::default();
-    let Some(root) = parse_root(text, file_name)? else {
+    let Some(root) = parse_root(text, file_name, &mut w)? else {
         return Ok(Parsed {
             config: cfg,
             issues: w.issues,

@@ -188,11 +188,14 @@ pub fn validate_server(cfg: &ServerConfig, version: DaosVersion, file: &str) -> 
                 Some("set 0 to disable telemetry, or a port from 1 to 65535 (e.g. 9191)".into()),
             );
         } else if t > 65535 {
-            out.start_err(
+            // lib/telemetry/promexp/httpd.go StartExporter: the exporter listens in a
+            // goroutine and only logs "Prometheus web exporter stopped" when that
+            // fails; daos_server runs on without metrics
+            out.start_warn(
                 pos("telemetry_port"),
                 "telemetry_port",
                 format!(
-                    "telemetry_port {t} is above 65535: DAOS loads the file but can't listen on it"
+                    "telemetry_port {t} is above 65535: daos_server starts, but its Prometheus exporter can't listen and DAOS serves no metrics"
                 ),
                 None,
                 Some("set a port from 1 to 65535 (e.g. 9191)".into()),

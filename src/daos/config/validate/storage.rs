@@ -246,5 +246,57 @@ pub(super) fn validate_storage(
         out.err(spos, &sk, format!("engine {i}: the first storage tier must be the only SCM tier (class ram or dcpm); found SCM at tier(s) {scm:?}"), None, Some("put one ram or dcpm tier first, then the nvme/file/kdev tiers".into()));
         return;
     }
+    shared_across_tiers(out, cfg, v, e, i);
     validate_md_on_ssd(out, cfg, e, i, &sk, spos);
+}
+
+/// One NVMe in two bdev tiers of an engine (MD-on-SSD roles split the SSDs between
+/// tiers). DAOS 2.8 builds the engine's PCI address set from all tiers and stops on the
+/// duplicate (the v2.8.0 oracle panics: "bdev_list: duplicate PCI address"); DAOS 2.6
+/// loads the file and hands SPDK the same controller for two roles.
+fn shared_across_tiers(
+    out: &mut Out,
+    cfg: &ServerConfig,
+    v: DaosVersion,
+    e: &EngineConfig,
+    i: usize,
+) {
+    let mut seen: Vec<(String, usize)> = Vec::new();
+    for (t_idx, t) in e.storage.iter().enumerate() {
+        if t.class != Some(StorageClass::Nvme) {
+            continue;
+        }
+        let mut here: Vec<String> = Vec::new();
+        for a in &t.bdev_list {
+            let c = super::pci::canonical_bdev(a);
+            if here.contains(&c) {
+                continue; // a duplicate inside one tier is BdevConfig.Validate's
+            }
+            here.push(c.clone());
+            let Some((_, first)) = seen.iter().find(|(s, _)| *s == c) else {
+                seen.push((c, t_idx));
+                continue;
+            };
+            let key = format!("engines[{i}].storage[{t_idx}].bdev_list");
+            let pos = cfg.pos_of(&key).or(Some(t.pos));
+            let msg = format!(
+                "engine {i}: NVMe {c} is in the bdev_list of storage tiers {first} and {t_idx}"
+            );
+            let fix = Some(format!(
+                "list {c} in one tier only: each SSD serves one tier (its bdev_roles)"
+            ));
+            if v >= DaosVersion::V2_8 {
+                out.err(
+                    pos,
+                    &key,
+                    format!("{msg}: DAOS 2.8 refuses the file (duplicate PCI address)"),
+                    None,
+                    fix,
+                );
+            } else {
+                out.warn(pos, &key, format!("{msg}: DAOS {v} loads it, but one SSD cannot hold two tiers' roles, and DAOS 2.8 refuses the file"), None, fix);
+            }
+            return;
+        }
+    }
 }

@@ -330,7 +330,11 @@ fn is_merge_key(k: &Node) -> bool {
 /// document (`---` alone: go-yaml zeroes the config). `Ok(None)`: an empty file or
 /// comments only (no document: DAOS keeps its defaults). Refusals of go-yaml that are
 /// not syntax (excessive aliasing, depth) keep their own message and hint.
-pub(crate) fn parse_root(text: &str, file: &str) -> Result<Option<Node>, ConfigError> {
+pub(crate) fn parse_root(
+    text: &str,
+    file: &str,
+    w: &mut Walker<'_>,
+) -> Result<Option<Node>, ConfigError> {
     let lines: Vec<&str> = text.lines().collect();
     let shell_line = lines
         .iter()
@@ -346,7 +350,13 @@ pub(crate) fn parse_root(text: &str, file: &str) -> Result<Option<Node>, ConfigE
                 format!("line {n} looks like a shell prompt or command pasted into the file ({shown:?}): delete it")
             })
     };
-    match super::yaml::parse(text) {
+    let parsed = super::yaml::parse_first(text).map(|d| {
+        if let Some(at) = d.trailing {
+            ignored_rest(w, &lines, at);
+        }
+        d.root
+    });
+    match parsed {
         Err(e) if !e.syntax => Err(ConfigError {
             file: file.to_string(),
             line: e.pos.line,
@@ -412,6 +422,64 @@ pub(crate) fn parse_root(text: &str, file: &str) -> Result<Option<Node>, ConfigE
             }),
         },
     }
+}
+
+/// A warning for the part of the file after the first YAML document, which DAOS never
+/// reads (see [`super::yaml::FirstDocument`]): which lines, which settings they hold.
+fn ignored_rest(w: &mut Walker<'_>, lines: &[&str], at: Pos) {
+    let rest = lines.get(at.line.saturating_sub(1)..).unwrap_or(&[]);
+    let last = rest
+        .iter()
+        .rposition(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .map_or(at.line, |i| at.line + i);
+    let mut keys: Vec<&str> = Vec::new();
+    for l in rest {
+        let t = l.trim_start();
+        if t.starts_with('#') || t.starts_with('-') || l.len() - t.len() > 2 {
+            continue;
+        }
+        if let Some((k, _)) = t.split_once(':') {
+            let k = k.trim();
+            if !k.is_empty() && !k.contains(' ') && !keys.contains(&k) {
+                keys.push(k);
+            }
+        }
+    }
+    let shown = if keys.is_empty() {
+        String::new()
+    } else {
+        let mut v: Vec<String> = keys.iter().take(6).map(|k| format!("`{k}`")).collect();
+        if keys.len() > 6 {
+            v.push(format!("{} more", keys.len() - 6));
+        }
+        format!(" (setting {})", v.join(", "))
+    };
+    let second = lines
+        .get(at.line.saturating_sub(1))
+        .is_some_and(|l| l.trim_start().starts_with("---"));
+    let (why, fix) = if second {
+        (
+            "a second YAML document starts here",
+            "DAOS reads only the first document of the file: move these settings above the `---` line, or delete them",
+        )
+    } else {
+        (
+            "the first YAML document ends before this line (the lines above are indented more than this one)",
+            "DAOS reads only the first document of the file: start every top-level key in column 1",
+        )
+    };
+    let lines_shown = if last > at.line {
+        format!("lines {}-{last}", at.line)
+    } else {
+        format!("line {}", at.line)
+    };
+    w.push(
+        Severity::Warning,
+        Some(at),
+        "",
+        format!("{why}: DAOS's YAML parser (go-yaml v2) ignores {lines_shown}{shown} and runs with its defaults for them"),
+        Some(fix.to_string()),
+    );
 }
 
 #[cfg(test)]

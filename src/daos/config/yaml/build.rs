@@ -102,6 +102,24 @@ fn refused(pos: Pos, message: String, hint: &str) -> SyntaxError {
 /// stream, comments only); a document with nothing in it (`---`, `~`) is `Some` of a
 /// null scalar, as go-yaml sees it.
 pub fn parse(text: &str) -> Result<Option<Node>, SyntaxError> {
+    parse_first(text).map(|d| d.root)
+}
+
+/// The first document of a stream, and where the text DAOS does not read begins.
+#[derive(Debug)]
+pub struct FirstDocument {
+    /// The root node (`None`: no document at all).
+    pub root: Option<Node>,
+    /// Where something follows the first document: a second document (`---`) or
+    /// content that cannot continue the first one (a top-level key indented less than
+    /// the first line's). go-yaml v2's `Unmarshal` (yaml.go `unmarshal` → decode.go
+    /// `parser.parse`) builds one document node and returns: it never asks the parser
+    /// for the next document, so what follows is neither decoded nor checked.
+    pub trailing: Option<Pos>,
+}
+
+/// [`parse`], also telling where the ignored rest of the stream begins.
+pub fn parse_first(text: &str) -> Result<FirstDocument, SyntaxError> {
     let total_chars = text.chars().count();
     let mut parser = Parser::new_from_str(text);
     let mut stack: Vec<Frame> = Vec::new();
@@ -110,7 +128,25 @@ pub fn parse(text: &str) -> Result<Option<Node>, SyntaxError> {
     let mut anchors: HashMap<usize, (Arc<Node>, Size)> = HashMap::new();
     let mut root: Option<Node> = None;
     let mut budget = Budget::default();
+    let mut trailing = None;
     while let Some(item) = parser.next_event() {
+        if root.is_some() {
+            // saphyr checks the token after an implicit document end ("did not find
+            // expected <document start>") where go-yaml's parse_document_end only peeks
+            // at it: once the first document is complete, a parser refusal of what
+            // follows is what go-yaml never sees. (A scanner error on that very token
+            // is seen by both: its message differs.)
+            if let Err(e) = &item {
+                if e.info() == "did not find expected <document start>" {
+                    let m = e.marker();
+                    trailing = Some(Pos {
+                        line: m.line(),
+                        column: m.col() + 1,
+                    });
+                    break;
+                }
+            }
+        }
         let (event, span) = item.map_err(|e| {
             let m = e.marker();
             SyntaxError {
@@ -133,17 +169,13 @@ pub fn parse(text: &str) -> Result<Option<Node>, SyntaxError> {
             Event::DocumentStart(_) => {
                 if root.is_some() {
                     // go-yaml's Unmarshal reads only the first document
+                    trailing = Some(pos);
                     break;
                 }
                 budget.decodes = 1; // the document node
                 None
             }
-            Event::DocumentEnd => {
-                if root.is_some() {
-                    break;
-                }
-                None
-            }
+            Event::DocumentEnd => None,
             Event::Alias(id) => {
                 let Some((target, size)) = anchors.get(&id) else {
                     return Err(refused(
@@ -271,7 +303,7 @@ pub fn parse(text: &str) -> Result<Option<Node>, SyntaxError> {
             }
         }
     }
-    Ok(root)
+    Ok(FirstDocument { root, trailing })
 }
 
 #[cfg(test)]

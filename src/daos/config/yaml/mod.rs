@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 mod build;
 pub mod scalar;
 
-pub use build::parse;
+pub use build::{FirstDocument, parse, parse_first};
 
 /// A position in the source: line and column, both counted from 1 (as editors show them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, PartialOrd, Ord, Serialize, Deserialize)]
@@ -224,6 +224,21 @@ mod tests {
             panic!()
         };
         assert!(Arc::ptr_eq(a, b));
+    }
+
+    #[test]
+    fn what_follows_the_first_document_is_not_read() {
+        // a first key indented more than the next one ends the document (go-yaml never
+        // asks for the next one); so does an explicit second document, however broken
+        let d = parse_first("  name: a\nport: 1\n").unwrap();
+        assert_eq!(map(d.root.as_ref().unwrap()).len(), 1);
+        assert_eq!(d.trailing, Some(Pos { line: 2, column: 1 }));
+        let d = parse_first("name: a\n---\nport: [1\n").unwrap();
+        assert_eq!(d.trailing, Some(Pos { line: 2, column: 1 }));
+        let d = parse_first("name: a\n...\n# end\n").unwrap();
+        assert_eq!(d.trailing, None);
+        // an error inside the first document stays an error
+        assert!(parse_first("name: a\n  port: 1\n").is_err());
     }
 
     #[test]
