@@ -242,15 +242,14 @@ fn yaml_layer_agrees_with_go_yaml_in_daos() {
                 (false, true) => bad.push(format!("{rel} {label}: FALSE READY: DAOS: {}", o.cause)),
                 _ => {}
             }
-            if let (true, Some(w), Ok(is)) = (o.ok, warn, &t) {
-                if !is
+            if let (true, Some(w), Ok(is)) = (o.ok, warn, &t)
+                && !is
                     .iter()
                     .any(|i| i.severity == Severity::Warning && i.message.contains(w))
-                {
-                    bad.push(format!(
-                        "{rel} {label}: DAOS drops part of the file, the tool does not warn ({w:?})"
-                    ));
-                }
+            {
+                bad.push(format!(
+                    "{rel} {label}: DAOS drops part of the file, the tool does not warn ({w:?})"
+                ));
             }
             let _ = std::fs::remove_file(&f);
         }

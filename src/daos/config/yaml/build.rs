@@ -136,15 +136,15 @@ pub fn parse_first(text: &str) -> Result<FirstDocument, SyntaxError> {
             // at it: once the first document is complete, a parser refusal of what
             // follows is what go-yaml never sees. (A scanner error on that very token
             // is seen by both: its message differs.)
-            if let Err(e) = &item {
-                if e.info() == "did not find expected <document start>" {
-                    let m = e.marker();
-                    trailing = Some(Pos {
-                        line: m.line(),
-                        column: m.col() + 1,
-                    });
-                    break;
-                }
+            if let Err(e) = &item
+                && e.info() == "did not find expected <document start>"
+            {
+                let m = e.marker();
+                trailing = Some(Pos {
+                    line: m.line(),
+                    column: m.col() + 1,
+                });
+                break;
             }
         }
         let (event, span) = item.map_err(|e| {
