@@ -463,13 +463,11 @@ fn run_fix(args: &FixArgs) -> Result<i32, String> {
         return Ok(if ok { 0 } else { 3 });
     }
     let p = prepare(&args.target)?;
-    let before = p.report();
     let opts = crate::fix::PlanOptions {
         persistent: args.persistent,
     };
     let report = match crate::fix::run(
         &p.host,
-        &before,
         p.configs.server_config(),
         opts,
         args.dry_run,

@@ -358,7 +358,7 @@ pub struct FixArgs {
     #[arg(long)]
     pub persistent: bool,
 
-    /// Restore what earlier runs changed since boot (from /run/daos-preflight/journal.json).
+    /// Restore what earlier runs changed (from /var/lib/daos-preflight/journal.json).
     #[arg(long, conflicts_with_all = ["dry_run", "persistent"])]
     pub undo: bool,
 }

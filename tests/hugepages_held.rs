@@ -309,7 +309,7 @@ fn fix_removes_exactly_the_stale_files_and_journals_them() {
     );
     assert!(hp.join("old/spdk_pid48213map_9999").exists());
     let journal: Value = serde_json::from_str(
-        &std::fs::read_to_string(root.join("run/daos-preflight/journal.json")).unwrap(),
+        &std::fs::read_to_string(root.join("var/lib/daos-preflight/journal.json")).unwrap(),
     )
     .unwrap();
     let entry = journal["entries"]

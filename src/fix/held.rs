@@ -9,7 +9,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::apply::{Journal, JournalEntry, Outcome};
+use super::apply::Outcome;
+use super::journal::{Change, Journal};
 use super::plan::{Action, ManualStep, Plan, Step};
 use crate::daos::hugepage_start::{StaleFile, StartOutcome, StartView};
 use crate::daos::requirements::HugepagePlan;
@@ -158,13 +159,12 @@ pub fn remove_stale(
     }
     let n = removed.len();
     if !removed.is_empty() {
-        journal
-            .entries
-            .push(JournalEntry::RemovedHugepageFiles(RemovedFiles {
-                dir: dir.to_string(),
-                pid: pid.to_string(),
-                files: removed,
-            }));
+        // done as it happened: removing a dead process's files can't be half-done or undone
+        journal.record_done(Change::RemovedHugepageFiles(RemovedFiles {
+            dir: dir.to_string(),
+            pid: pid.to_string(),
+            files: removed,
+        }));
     }
     if problems.is_empty() {
         (
@@ -212,6 +212,7 @@ pub fn grow_past_holders(
         );
     }
     super::apply::allocate_hugepages(host, node, size_kib, nr + (free_wanted - free), journal)
+        .unwrap_or_else(|e| e)
 }
 
 /// The undo line of removed files: their contents were a dead process's memory, so

@@ -5,7 +5,9 @@
 //! nothing; runtime fixes never need a reboot; boot-time changes (kernel command line,
 //! sysctl.d) only with `--persistent`; BIOS settings are never "fixed"; files are replaced
 //! atomically with a backup; sysfs writes are read back; a lock keeps two runs apart; a
-//! journal in /run lets `--undo` restore what was changed; a second run plans nothing.
+//! write-ahead journal lets `--undo` restore what was changed and the next run finish or
+//! roll back what a crash interrupted (issue #14); every path is walked safely
+//! (`host::safe_path`); a second run plans nothing.
 
 use std::collections::BTreeMap;
 
@@ -18,9 +20,12 @@ use crate::report::Report;
 pub mod apply;
 pub mod cmdline;
 pub mod held;
+pub mod journal;
 pub mod plan;
+pub mod recover;
 
-pub use apply::{ActionResult, Journal, Outcome};
+pub use apply::{ActionResult, Outcome};
+pub use journal::Journal;
 pub use plan::{Action, FixInputs, Plan, PlanOptions};
 
 /// Schema of the fix report.
@@ -105,6 +110,10 @@ pub struct FixReport {
     pub manual: Vec<plan::ManualStep>,
     /// Remarks.
     pub notes: Vec<String>,
+    /// Unfinished changes of an earlier run (it crashed or was killed) found in the
+    /// journal, each completed or rolled back before planning, saying which.
+    #[serde(default)]
+    pub recovered: Vec<String>,
     /// Per action, what happened (empty on a dry run).
     pub results: Vec<ActionResult>,
     /// Check statuses before.
@@ -137,57 +146,83 @@ fn statuses(report: &Report) -> BTreeMap<String, Status> {
         .collect()
 }
 
-/// Plans (and unless `dry_run`, applies and verifies) the fixes for `before`.
-/// `recheck` produces a fresh report after applying.
+/// Plans (and unless `dry_run`, applies and verifies) the fixes. `report` produces a
+/// fresh check report: before planning (after unfinished changes of an earlier run were
+/// completed or rolled back) and after applying.
 pub fn run(
     host: &Host,
-    before: &Report,
     config: Option<&crate::daos::config::ServerConfig>,
     opts: PlanOptions,
     dry_run: bool,
-    recheck: impl FnOnce() -> Report,
+    report: impl Fn() -> Report,
 ) -> Result<FixReport, String> {
+    let mut held = None;
+    let mut recovered = Vec::new();
+    let mut extra_notes = Vec::new();
+    if dry_run {
+        let journal = Journal::load(host)?;
+        if journal.unfinished() > 0 {
+            extra_notes.push(format!(
+                "the journal has {} unfinished change(s) of an interrupted run: the next fix completes or rolls them back first",
+                journal.unfinished()
+            ));
+        }
+    } else {
+        let lock = host.lock_fix().map_err(|e| e.to_string())?;
+        let mut journal = Journal::load(host)?;
+        extra_notes.append(&mut journal.dropped);
+        recovered = recover::recover(host, &mut journal);
+        held = Some((lock, journal));
+    }
+    let before = report();
     let inputs = collect_inputs(host);
     let plan = plan::plan(&before.facts, &before.checks, config, &inputs, opts);
-    let mut report = FixReport {
+    let mut report_out = FixReport {
         schema: FIX_SCHEMA.into(),
         dry_run,
         persistent: opts.persistent,
         reboot_required: false,
-        before: statuses(before),
+        before: statuses(&before),
         after: BTreeMap::new(),
         results: Vec::new(),
         actions: plan.actions.clone(),
         manual: plan.manual.clone(),
-        notes: plan.notes.clone(),
+        notes: plan.notes.iter().cloned().chain(extra_notes).collect(),
+        recovered,
     };
-    if dry_run || plan.actions.is_empty() {
-        return Ok(report);
+    let Some((_lock, mut journal)) = held else {
+        return Ok(report_out);
+    };
+    if plan.actions.is_empty() {
+        if !report_out.recovered.is_empty() {
+            report_out.after = statuses(&report());
+        }
+        return Ok(report_out);
     }
-    let _lock = host.lock_fix().map_err(|e| e.to_string())?;
-    let mut journal = Journal::load(host)?;
-    report.results = apply::apply(host, &plan, &mut journal);
+    report_out.results = apply::apply(host, &plan, &mut journal);
     journal.save(host)?;
-    report.reboot_required = plan
+    report_out.reboot_required = plan
         .actions
         .iter()
-        .zip(&report.results)
+        .zip(&report_out.results)
         .any(|(s, r)| s.reboot_required && r.outcome == Outcome::Applied);
-    report.after = statuses(&recheck());
-    Ok(report)
+    report_out.after = statuses(&report());
+    Ok(report_out)
 }
 
-/// `fix --undo`: restores what the journal recorded, then clears it.
+/// `fix --undo`: restores what the journal recorded (finished or not), keeping only
+/// what could not be restored.
 pub fn undo(host: &Host) -> Result<(Vec<String>, bool), String> {
     let _lock = host.lock_fix().map_err(|e| e.to_string())?;
-    let journal = Journal::load(host)?;
+    let mut journal = Journal::load(host)?;
+    let mut lines: Vec<String> = journal.dropped.drain(..).collect();
     if journal.entries.is_empty() {
-        return Ok((vec!["nothing to undo: the journal is empty".into()], true));
+        lines.push("nothing to undo: the journal is empty".into());
+        return Ok((lines, true));
     }
-    let (lines, ok) = apply::undo(host, &journal);
-    if ok {
-        Journal::default().save(host)?;
-    }
+    let (undone, ok) = recover::undo(host, &mut journal);
+    lines.extend(undone);
+    journal.save(host)?;
     Ok((lines, ok))
 }
 
@@ -257,6 +292,9 @@ pub fn render_text(r: &FixReport) -> String {
     }
     for n in &r.notes {
         let _ = writeln!(o, "\nnote: {n}");
+    }
+    for n in &r.recovered {
+        let _ = writeln!(o, "\nrecovered: {n}");
     }
     if !r.after.is_empty() {
         let _ = writeln!(o, "\nbefore → after:");

@@ -14,11 +14,15 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 pub mod caps;
+pub mod failpoint;
 pub mod hugetlb;
 pub mod local;
 pub mod net_probe;
+pub mod safe_path;
 pub mod syscalls;
 pub mod write;
+#[cfg(test)]
+mod write_tests;
 
 pub use syscalls::{AddressFamily, InterfaceAddress, MemlockLimit, TimeSyncState};
 
@@ -32,6 +36,9 @@ pub enum HostErrorKind {
     /// EINVAL and friends: sysfs attributes that exist but refuse to be read
     /// (e.g. `speed` of a link that is down).
     InvalidInput,
+    /// A path `fix` refuses to go through (a symbolic link, a directory of another
+    /// user on the way to someone else's file), with the reason.
+    Unsafe(String),
     /// Anything else, with the OS message.
     Other(String),
 }
@@ -79,6 +86,7 @@ impl HostError {
             HostErrorKind::NotFound => "not_found",
             HostErrorKind::PermissionDenied => "permission_denied",
             HostErrorKind::InvalidInput => "invalid_input",
+            HostErrorKind::Unsafe(_) => "unsafe_path",
             HostErrorKind::Other(_) => "other",
         }
     }
@@ -91,6 +99,7 @@ impl fmt::Display for HostError {
             HostErrorKind::NotFound => write!(f, "{p}: not found"),
             HostErrorKind::PermissionDenied => write!(f, "{p}: permission denied (run as root)"),
             HostErrorKind::InvalidInput => write!(f, "{p}: invalid argument (EINVAL) on read"),
+            HostErrorKind::Unsafe(m) => write!(f, "{p}: unsafe path: {m}"),
             HostErrorKind::Other(m) => write!(f, "{p}: {m}"),
         }
     }

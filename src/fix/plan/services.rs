@@ -1,0 +1,65 @@
+//! Services: firewalld ports for DAOS and the `daos_server.service` memlock drop-in.
+
+use super::files::push_file;
+use super::{Action, FixInputs, MEMLOCK_DROPIN, Plan, Step, manual};
+use crate::report::CheckResult;
+
+/// Ports `firewall.ports` found closed (its `details.to_open`): opened permanently in
+/// their zone, then one reload. Never a firewall disable.
+pub(super) fn plan_firewall(p: &mut Plan, r: &CheckResult) {
+    let Some(list) = r.details.get("to_open").and_then(|v| v.as_array()) else {
+        return p.manual.push(manual(r, "nothing structured to open"));
+    };
+    let mut any = false;
+    for o in list {
+        let (Some(zone), Some(port)) = (
+            o.get("zone").and_then(|v| v.as_str()),
+            o.get("port").and_then(|v| v.as_str()),
+        ) else {
+            continue;
+        };
+        any = true;
+        p.actions.push(Step {
+            check: r.id.clone(),
+            reason: format!("DAOS needs {port} open in firewalld zone {zone}"),
+            action: Action::run(vec![
+                "firewall-cmd".into(),
+                "--permanent".into(),
+                format!("--zone={zone}"),
+                format!("--add-port={port}"),
+            ]),
+            reboot_required: false,
+        });
+    }
+    if any {
+        p.actions.push(Step {
+            check: r.id.clone(),
+            reason: "make the permanent configuration the running one".into(),
+            action: Action::run(vec!["firewall-cmd".into(), "--reload".into()]),
+            reboot_required: false,
+        });
+    }
+}
+
+/// The `LimitMEMLOCK=infinity` drop-in for `daos_server.service`, then a daemon-reload
+/// where systemd runs.
+pub(super) fn plan_memlock(p: &mut Plan, r: &CheckResult, inputs: &FixInputs) {
+    let content = "# Written by daos-preflight fix: SPDK and VFIO must lock all hugepage memory.\n[Service]\nLimitMEMLOCK=infinity\n".to_string();
+    if push_file(
+        p,
+        inputs,
+        &r.id,
+        "daos_server.service needs LimitMEMLOCK=infinity",
+        MEMLOCK_DROPIN,
+        content,
+        false,
+    ) && inputs.systemd
+    {
+        p.actions.push(Step {
+            check: r.id.clone(),
+            reason: "make systemd read the new drop-in".into(),
+            action: Action::run(vec!["systemctl".into(), "daemon-reload".into()]),
+            reboot_required: false,
+        });
+    }
+}
