@@ -178,6 +178,21 @@ fn cases() -> Vec<(String, &'static str, String, Option<&'static str>)> {
             None,
         ),
     ];
+    // a map-typed field given a scalar, a list, nothing, or a map (2.8 credential_config)
+    for m in [
+        "x",
+        "[a]",
+        "{}",
+        "",
+        "{default: {user: nobody}, 1000: {user: ralph}}",
+    ] {
+        v.push((
+            format!("agent: client_user_map {m}"),
+            "agent",
+            format!("name: daos_server\naccess_points: ['node0']\ncredential_config:\n  client_user_map: {m}\n"),
+            None,
+        ));
+    }
     // YAML 1.1 scalars where DAOS wants an int or a bool
     for port in [
         "0x2711",

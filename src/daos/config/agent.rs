@@ -174,6 +174,10 @@ pub fn parse_agent(
                         w.unknown_key(k2, n2, &p, CREDENTIAL_KEYS, &[]);
                     } else if n2 == "cache_expiration" {
                         let _ = duration(&mut w, v2, &join(&p, n2));
+                    } else if n2 == "client_user_map" {
+                        // a map of uid -> user (cmd/daos_agent config.go): go-yaml
+                        // refuses a scalar or a list there at load
+                        let _ = w.entries(v2, &join(&p, n2));
                     }
                 }
             }
