@@ -215,6 +215,31 @@ fn cases() -> Vec<(String, &'static str, String, Option<&'static str>)> {
             None,
         ));
     }
+    // Go unsigned fields: go-yaml refuses a negative number and takes anything up to
+    // 2^64 (a larger one resolves as a float, which it converts)
+    for n in [
+        "-1",
+        "9223372036854775807",
+        "9223372036854775808",
+        "18446744073709551615",
+        "18446744073709551616",
+        "1.5",
+        "-1.5",
+        "1e30",
+    ] {
+        v.push((
+            format!("agent: cache_expiration {n}"),
+            "agent",
+            format!("name: daos_server\naccess_points: ['node0']\ncache_expiration: {n}\n"),
+            None,
+        ));
+        v.push((
+            format!("server: pinned_numa_node {n}"),
+            "server",
+            server.replacen("pinned_numa_node: 1", &format!("pinned_numa_node: {n}"), 1),
+            None,
+        ));
+    }
     for b in [
         "yes", "on", "y", "Y", "TRUE", "1", "off", "NO", "'true'", "~",
     ] {

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::server::{TRANSPORT_KEYS, transport};
 use super::walk::{Walker, join, parse_root};
 use super::yaml::Pos;
+use super::yaml::scalar::IntType;
 use super::{ConfigError, KeySpec, Parsed, TransportConfig, key};
 use crate::daos::DaosVersion;
 use crate::daos::DaosVersion::{V2_0, V2_2, V2_4, V2_6, V2_8};
@@ -152,16 +153,9 @@ pub fn parse_agent(
             "telemetry_enabled_procs" => cfg.telemetry_procs_set.0 = w.string(v, &p).is_some(),
             "telemetry_disabled_procs" => cfg.telemetry_procs_set.1 = w.string(v, &p).is_some(),
             "cache_expiration" => {
-                // refreshMinutes: an unsigned number of minutes (config.go)
-                if let Some(m) = w.int(v, &p)
-                    && m < 0
-                {
-                    w.error(
-                        v.pos,
-                        &p,
-                        format!("{p} is {m}: it is a number of minutes, 0 or more"),
-                    );
-                }
+                // refreshMinutes: a Go `uint` of minutes (cmd/daos_agent/config.go);
+                // go-yaml refuses a negative number, accepts anything up to 2^64
+                let _ = w.int_as(v, &p, IntType::Uint);
             }
             "disable_caching" | "disable_auto_evict" | "enable_evict_on_start" => {
                 let _ = w.bool(v, &p);

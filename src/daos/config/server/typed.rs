@@ -6,6 +6,7 @@
 use crate::daos::config::KeySpec;
 use crate::daos::config::walk::{Walker, join};
 use crate::daos::config::yaml::Node;
+use crate::daos::config::yaml::scalar::IntType;
 
 /// The Go type of a value, for [`typed_section`].
 #[derive(Clone, Copy)]
@@ -18,13 +19,15 @@ pub(super) enum Ty {
 
 /// `uint32` maximum.
 pub(super) const U32: u64 = u32::MAX as u64;
-/// `uint` maximum on x86-64 (kept to what `i64` holds).
-pub(super) const UINT: u64 = i64::MAX as u64;
+/// `uint` maximum on x86-64. [`uint`] returns values above `i64::MAX` saturated there
+/// (no DAOS limit comes near it), but accepts them as go-yaml does.
+pub(super) const UINT: u64 = u64::MAX;
 
 /// A whole number read into a Go unsigned field of maximum `max`.
 pub(super) fn uint(w: &mut Walker, v: &Node, p: &str, max: u64) -> Option<i64> {
-    let n = w.int(v, p)?;
-    if n < 0 || n as u64 > max {
+    // a negative number is a type error for go-yaml (`cannot unmarshal !!int into uint`)
+    let n = w.int_as(v, p, IntType::Uint)?;
+    if n as u64 > max {
         w.error(
             v.pos,
             p,
