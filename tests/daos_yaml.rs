@@ -240,6 +240,24 @@ fn cases() -> Vec<(String, &'static str, String, Option<&'static str>)> {
             None,
         ));
     }
+    // scm_size (GiB, Go uint): DAOS multiplies it by 1 GiB in uint64, so 2^34 wraps to
+    // 0 B (refused as under 4 GiB) and 2^34 + 4 to 4 GiB (loads)
+    let local = corpus("v2.6.0/examples/daos_server_local.yml");
+    for n in [
+        "3",
+        "17179869184",
+        "17179869188",
+        "9223372036854775807",
+        "9223372036854775808",
+        "18446744073709551615",
+    ] {
+        v.push((
+            format!("server: scm_size {n}"),
+            "server",
+            local.replacen("scm_size: 8", &format!("scm_size: {n}"), 1),
+            None,
+        ));
+    }
     for b in [
         "yes", "on", "y", "Y", "TRUE", "1", "off", "NO", "'true'", "~",
     ] {

@@ -10,7 +10,7 @@ use super::agent::{AgentConfig, parse_agent};
 use super::control::{ControlConfig, parse_control};
 use super::server::{ServerConfig, parse_server};
 use super::validate::{validate_agent, validate_control, validate_server};
-use super::{ConfigError, Issue, Parsed};
+use super::{ConfigError, DaosStage, Issue, Parsed};
 use crate::daos::DaosVersion;
 use crate::host::Host;
 
@@ -219,11 +219,19 @@ fn read<T>(
         Ok(parsed) => {
             let mut issues = parsed.issues;
             issues.extend(validate(&parsed.config, &shown));
-            // file order, positionless issues last
-            issues.sort_by_key(|i| {
-                i.location
-                    .as_ref()
-                    .map_or((usize::MAX, 0), |l| (l.line, l.column))
+            // DAOS's order, which is the order it reports them in: go-yaml's unmarshal
+            // errors in file order (positionless last), then the validation rules in
+            // the order `Validate` runs them (top-level, each engine, across engines),
+            // which is the order they were emitted in (a stable sort keeps it)
+            issues.sort_by_key(|i| match i.stage {
+                DaosStage::Parse => (
+                    0,
+                    i.location
+                        .as_ref()
+                        .map_or((usize::MAX, 0), |l| (l.line, l.column)),
+                ),
+                DaosStage::Validate => (1, (0, 0)),
+                DaosStage::Start => (2, (0, 0)),
             });
             FileLoad::Loaded {
                 path: shown,

@@ -256,7 +256,7 @@ pub fn ramdisk_plan(
     let mem_huge = hugepages * hugepage_size_kib * 1024;
     let reserved = mem_huge + sys_reserved_gib * GIB + engines * engine_reserved;
     let max_per_engine = mem_total.checked_sub(reserved).map(|r| r / engines);
-    let configured_gib = tier.scm_size.filter(|s| *s > 0).map(|s| s as u64);
+    let configured_gib = tier.scm_size.filter(|s| *s > 0);
     let per_engine = match (configured_gib, max_per_engine) {
         (Some(g), _) => g * GIB,
         (None, Some(max)) => (max / GIB) * GIB,

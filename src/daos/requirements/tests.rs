@@ -7,7 +7,7 @@ fn engine(
     node: Option<i64>,
     bdev: Option<StorageClass>,
     meta: bool,
-    scm_size: Option<i64>,
+    scm_size: Option<u64>,
 ) -> EngineConfig {
     let mut storage = vec![StorageTier {
         class: Some(StorageClass::Ram),

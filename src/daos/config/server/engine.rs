@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::storage::{StorageClass, StorageTier, parse_class, parse_tier};
 use super::transport::FABRIC_KEYS;
-use super::typed::{Ty, U32, UINT, ints, typed_section, uint};
+use super::typed::{Ty, U32, UINT, ints, typed_section, uint, uint64};
 use crate::daos::DaosVersion::{V2_0, V2_2, V2_4, V2_6, V2_8};
 use crate::daos::config::walk::{Walker, join};
 use crate::daos::config::yaml::{Node, Pos};
@@ -246,7 +246,7 @@ pub(super) fn parse_engine(w: &mut Walker, node: &Node, path: &str) -> EngineCon
                 legacy.scm_set = true;
             }
             "scm_list" => legacy.scm.scm_list = w.strings(v, &p),
-            "scm_size" => legacy.scm.scm_size = uint(w, v, &p, UINT),
+            "scm_size" => legacy.scm.scm_size = uint64(w, v, &p),
             "bdev_class" => {
                 legacy.bdev.class = parse_class(w, v, &p);
                 legacy.bdev_set = true;

@@ -79,8 +79,10 @@ pub struct StorageTier {
     pub class: Option<StorageClass>,
     /// `scm_mount`: the mount point of the SCM tier.
     pub scm_mount: Option<String>,
-    /// `scm_size`: RAM-disk size in GiB; `None`/0 = auto-size.
-    pub scm_size: Option<i64>,
+    /// `scm_size`: RAM-disk size in GiB; `None`/0 = auto-size. A Go `uint`, exact:
+    /// DAOS multiplies it by 1 GiB in uint64 and the product wraps (storage/config.go
+    /// `ScmConfig.Validate`).
+    pub scm_size: Option<u64>,
     /// `scm_list`: pmem devices (class dcpm).
     pub scm_list: Vec<String>,
     /// `scm_hugepages_disabled` (2.4+): tmpfs without huge pages.
@@ -128,6 +130,13 @@ impl StorageTier {
 }
 
 pub(super) fn parse_class(w: &mut Walker, v: &Node, path: &str) -> Option<StorageClass> {
+    // go-yaml v2 does not call a type's UnmarshalYAML for a null value (decode.go
+    // `prepare`): `class: ~` leaves the class empty without storage/config.go's
+    // "unsupported storage class" at load; Validate then finds the tier without a class
+    if v.is_null() {
+        w.note_pos(path, v);
+        return None;
+    }
     let s = w.string(v, path)?;
     let found = StorageClass::ALL
         .iter()
@@ -165,7 +174,7 @@ pub(super) fn parse_tier(w: &mut Walker, node: &Node, path: &str) -> StorageTier
             "class" => t.class = parse_class(w, v, &p),
             "scm_mount" => t.scm_mount = w.string(v, &p),
             // ScmConfig.RamdiskSize is a uint
-            "scm_size" => t.scm_size = super::typed::uint(w, v, &p, super::typed::UINT),
+            "scm_size" => t.scm_size = super::typed::uint64(w, v, &p),
             "scm_list" => t.scm_list = w.strings(v, &p),
             "scm_hugepages_disabled" => {
                 t.scm_hugepages_disabled = w.bool(v, &p);

@@ -40,6 +40,12 @@ pub(super) fn uint(w: &mut Walker, v: &Node, p: &str, max: u64) -> Option<i64> {
     Some(n)
 }
 
+/// A Go `uint` read exactly (0 to 2^64 − 1), for values DAOS does arithmetic on.
+pub(super) fn uint64(w: &mut Walker, v: &Node, p: &str) -> Option<u64> {
+    w.int_exact(v, p, IntType::Uint)
+        .and_then(|n| u64::try_from(n).ok())
+}
+
 /// A list of whole numbers (`[]int`); null is empty.
 pub(super) fn ints(w: &mut Walker, v: &Node, p: &str) -> Vec<i64> {
     w.items(v, p)

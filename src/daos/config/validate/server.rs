@@ -13,11 +13,27 @@ use super::pci::canonical_bdev;
 use super::storage::{validate_storage, validate_tier_decoding};
 use super::{Out, effective_access_points, name_rule};
 use crate::daos::DaosVersion;
-use crate::daos::config::Issue;
 use crate::daos::config::server::{ServerConfig, StorageClass};
+use crate::daos::config::{DaosStage, Issue, Severity};
 
 /// DAOS's validation of `daos_server.yml` (see the module doc for the sources).
 pub fn validate_server(cfg: &ServerConfig, version: DaosVersion, file: &str) -> Vec<Issue> {
+    let mut issues = server_rules(cfg, version, file);
+    // server.go `(*Server).Validate` (2.0 to 2.8) defers one wrapper: an error without a
+    // fault resolution of its own leaves as FaultBadConfig (code 701, "insufficient
+    // information in configuration"), so that is the code daos_server reports for it.
+    for i in &mut issues {
+        if i.stage == DaosStage::Validate && i.severity == Severity::Error && i.fault.is_none() {
+            i.fault = Some(BAD_CONFIG.into());
+        }
+    }
+    issues
+}
+
+/// server.go `FaultBadConfig` (faults.go), the code of a plain validation error.
+pub const BAD_CONFIG: &str = "code.ServerBadConfig";
+
+fn server_rules(cfg: &ServerConfig, version: DaosVersion, file: &str) -> Vec<Issue> {
     let mut out = Out::new(file);
     let v28 = version >= DaosVersion::V2_8;
     let pos = |k: &str| cfg.pos_of(k);

@@ -125,7 +125,7 @@ fn validate_tier(
             }
             if let Some(s) = t.scm_size
                 && s != 0
-                && (s as u64) << 30 < MIN_RAMDISK_BYTES
+                && s.wrapping_mul(1 << 30) < MIN_RAMDISK_BYTES
             {
                 out.err(
                     tp("scm_size"),

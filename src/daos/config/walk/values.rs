@@ -82,6 +82,14 @@ impl Walker<'_> {
     /// An integer field of Go type `ty`, range checked as go-yaml does (a negative value
     /// in a `uint` field is a type error).
     pub fn int_as(&mut self, node: &Node, path: &str, ty: IntType) -> Option<i64> {
+        // a uint64 above i64::MAX saturates: no DAOS limit comes near it
+        self.int_exact(node, path, ty)
+            .map(|n| i64::try_from(n).unwrap_or(i64::MAX))
+    }
+
+    /// [`Walker::int_as`] without the saturation: the exact value (a Go `uint` up to
+    /// 2^64 − 1, where DAOS's arithmetic on it wraps as Go's does).
+    pub fn int_exact(&mut self, node: &Node, path: &str, ty: IntType) -> Option<i128> {
         self.note_pos(path, node);
         let v = match self.resolved(node, path) {
             Some(Ok(v)) => v,
@@ -89,8 +97,7 @@ impl Walker<'_> {
             None => Value::Str,
         };
         match scalar::to_int(v, ty) {
-            // a uint64 above i64::MAX saturates: no DAOS limit comes near it
-            Some(n) => Some(i64::try_from(n).unwrap_or(i64::MAX)),
+            Some(n) => Some(n),
             None => {
                 let what = if matches!(v, Value::Int(_) | Value::Float(_)) {
                     format!(
