@@ -1,21 +1,18 @@
 //! The real CLI against fixture trees (tests/fixtures/<scenario>/, see make-fixtures.py)
 //! and the live host: verdicts per scenario, exit codes, output contracts.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
+
+mod common;
+use common::fixtree::{copy_fixture, fixture};
 
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_daos-preflight"));
     c.env_remove("NO_COLOR");
     c
-}
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
 }
 
 fn run(args: &[&str]) -> Output {
@@ -574,18 +571,6 @@ fn unreadable_table_as_non_root() {
 
 // ---------------------------------------------------------------------------------
 // fix, against writable copies of the fixture trees
-
-fn copy_fixture(name: &str, tag: &str) -> PathBuf {
-    let dst = std::env::temp_dir().join(format!("dp-fix-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dst);
-    let ok = Command::new("cp")
-        .args(["-a", fixture(name).to_str().unwrap(), dst.to_str().unwrap()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok);
-    dst
-}
 
 /// Every file under `root` with its content and mode, for "nothing changed" checks.
 fn snapshot(root: &Path) -> Vec<(String, Vec<u8>, u32)> {

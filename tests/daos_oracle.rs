@@ -16,7 +16,10 @@
 //! DAOS_ORACLE_DUMP=DIR writes every disagreeing file there. DAOS_ORACLE_THREADS caps
 //! the parallel oracle processes (default: the number of CPUs, at most 8).
 
+mod common;
 mod oracle;
+
+use common::daos_oracle::{oracle_bin, oracle_json};
 
 use daos_preflight::checks::{self, Context, Finding};
 use daos_preflight::daos::DaosVersion;
@@ -29,7 +32,6 @@ use daos_preflight::host::Host;
 use oracle::mutate::{Rng, mutate};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -77,16 +79,6 @@ const ALLOWLIST: &[(&str, &str)] = &[
 
 fn shared() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared")
-}
-
-fn oracle_bin(rel: &str) -> PathBuf {
-    let p = shared().join(format!("oracles/daos-config/daos-config-oracle-{rel}"));
-    assert!(
-        p.is_file(),
-        "DAOS oracle {} missing: the differential test needs ../shared/oracles beside the checkout",
-        p.display()
-    );
-    p
 }
 
 fn kind_of(path: &Path) -> Option<&'static str> {
@@ -147,18 +139,7 @@ struct OracleAnswer {
 }
 
 fn oracle(rel: &str, kind: &str, file: &Path) -> OracleAnswer {
-    let out = Command::new(oracle_bin(rel))
-        .args(["--kind", kind])
-        .arg(file)
-        .output()
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "oracle output for {}: {e}: {}",
-            file.display(),
-            String::from_utf8_lossy(&out.stdout)
-        )
-    });
+    let v = oracle_json(rel, kind, file);
     OracleAnswer {
         ok: v["ok"] == true,
         stage: v["stage"].as_str().unwrap_or("").to_string(),

@@ -10,7 +10,9 @@
 //! No expected verdict is written here: the oracle is the reference.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+mod common;
+use common::daos_oracle::oracle_json;
 
 use daos_preflight::daos::DaosVersion;
 use daos_preflight::daos::config::validate::validate_server;
@@ -963,15 +965,7 @@ struct Oracle {
 }
 
 fn oracle(rel: &str, file: &Path) -> Oracle {
-    let bin = shared().join(format!("oracles/daos-config/daos-config-oracle-{rel}"));
-    assert!(bin.is_file(), "DAOS oracle {} missing", bin.display());
-    let out = Command::new(&bin)
-        .args(["--kind", "server"])
-        .arg(file)
-        .output()
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("oracle on {}: {e}", file.display()));
+    let v = oracle_json(rel, "server", file);
     Oracle {
         ok: v["ok"] == true,
         fault: v["fault_code"].as_str().map(String::from),

@@ -5,8 +5,11 @@
 //! the cases where DAOS silently drops part of the file must carry the tool's warning.
 //! No expected verdict is written here: the oracle is the reference.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+use common::daos_oracle::oracle_json;
 
 use daos_preflight::daos::DaosVersion;
 use daos_preflight::daos::config::validate::{validate_agent, validate_control, validate_server};
@@ -29,15 +32,7 @@ struct Oracle {
 }
 
 fn oracle(rel: &str, kind: &str, file: &Path) -> Oracle {
-    let bin = shared().join(format!("oracles/daos-config/daos-config-oracle-{rel}"));
-    assert!(bin.is_file(), "DAOS oracle {} missing", bin.display());
-    let out = Command::new(&bin)
-        .args(["--kind", kind])
-        .arg(file)
-        .output()
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("oracle on {}: {e}", file.display()));
+    let v = oracle_json(rel, kind, file);
     Oracle {
         ok: v["ok"] == true,
         cause: v["cause"].as_str().unwrap_or("").to_string(),

@@ -7,6 +7,7 @@
 
 #![allow(dead_code)]
 
+pub mod daos_oracle;
 pub mod fixtree;
 pub mod hwloc;
 pub mod ttar;
