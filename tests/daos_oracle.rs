@@ -38,6 +38,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// Start-time rules: DAOS applies them only once daos_server runs on hardware, so the
 /// oracle (load + validate) cannot see them. (issue key or message fragment, DAOS source).
 const ALLOWLIST: &[(&str, &str)] = &[
+    // server.go processConfig runs config/server.go SetNrHugepages after Validate, with
+    // the host's /proc/meminfo: disable_hugepages against bdevs / nr_hugepages is judged
+    // there, once daos_server runs
+    (
+        "disable_hugepages is true but",
+        "src/control/server/config/server.go SetNrHugepages",
+    ),
     // server/server.go getFaultDomain: fault_path / fault_cb are resolved at start
     ("fault_", "src/control/server/server.go getFaultDomain"),
     // server/server.go checkFabricInterface: fabric_iface existence is a start-time check

@@ -41,6 +41,54 @@ const CREDENTIAL_KEYS: &[KeySpec] = &[
     key("client_user_map", V2_8, None),
 ];
 
+/// `security.MappedClientUser` (security/config.go, 2.8).
+const MAPPED_USER_KEYS: &[KeySpec] = &[
+    key("user", V2_8, None),
+    key("group", V2_8, None),
+    key("groups", V2_8, None),
+];
+
+/// `credential_config.client_user_map` as security/config.go `ClientUserMap.UnmarshalYAML`
+/// (2.8) reads it: a mapping of uid (decimal, below 2^32 − 1, which is reserved) or
+/// `default` to a `MappedClientUser` (`user`, `group`, `groups`; strict keys) or null.
+/// A scalar or list in place of the map or of a user is a go-yaml type error; a key that
+/// is no uid is the decoder's own error, which stops the load (Issue::decoder).
+fn client_user_map(w: &mut Walker, v: &crate::daos::config::yaml::Node, p: &str) {
+    for (uid, k, user) in w.entries(v, p) {
+        let path = join(p, uid);
+        let parsed = uid
+            .parse::<u64>()
+            .ok()
+            .filter(|_| uid.bytes().all(|b| b.is_ascii_digit()));
+        let why = match parsed {
+            _ if uid == "default" => None,
+            Some(n) if n == u64::from(u32::MAX) => Some(format!("uid {n} is reserved")),
+            Some(n) if n < u64::from(u32::MAX) => None,
+            _ => Some(format!(
+                "invalid uid {uid}: a uid is a decimal number below 4294967295, or default"
+            )),
+        };
+        if let Some(why) = why {
+            w.decode_error(
+                k.pos,
+                &path,
+                format!("{path}: {why}: daos_agent refuses the file"),
+            );
+            continue;
+        }
+        for (name, k2, val) in w.entries(user, &path) {
+            let p2 = join(&path, name);
+            if !w.known(MAPPED_USER_KEYS, name) {
+                w.unknown_key(k2, name, &path, MAPPED_USER_KEYS, &[]);
+            } else if name == "groups" {
+                let _ = w.strings(val, &p2);
+            } else {
+                let _ = w.string(val, &p2);
+            }
+        }
+    }
+}
+
 /// One `fabric_ifaces[].devices[]` entry.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct AgentDevice {
@@ -169,9 +217,7 @@ pub fn parse_agent(
                     } else if n2 == "cache_expiration" {
                         let _ = duration(&mut w, v2, &join(&p, n2));
                     } else if n2 == "client_user_map" {
-                        // a map of uid -> user (cmd/daos_agent config.go): go-yaml
-                        // refuses a scalar or a list there at load
-                        let _ = w.entries(v2, &join(&p, n2));
+                        client_user_map(&mut w, v2, &join(&p, n2));
                     }
                 }
             }

@@ -217,22 +217,33 @@ fn read<T>(
     let load = match parse(&text, &shown) {
         Err(error) => FileLoad::Invalid { path: shown, error },
         Ok(parsed) => {
-            let mut issues = parsed.issues;
-            issues.extend(validate(&parsed.config, &shown));
-            // DAOS's order, which is the order it reports them in: go-yaml's unmarshal
-            // errors in file order (positionless last), then the validation rules in
-            // the order `Validate` runs them (top-level, each engine, across engines),
-            // which is the order they were emitted in (a stable sort keeps it)
-            issues.sort_by_key(|i| match i.stage {
-                DaosStage::Parse => (
-                    0,
-                    i.location
-                        .as_ref()
-                        .map_or((usize::MAX, 0), |l| (l.line, l.column)),
-                ),
-                DaosStage::Validate => (1, (0, 0)),
-                DaosStage::Start => (2, (0, 0)),
+            // DAOS's order, which is the order it reports them in. While loading: the
+            // first error of one of its YAML decoders (go-yaml stops there and drops
+            // the rest), else go-yaml's type errors in file order (the walker's), else
+            // Load's own checks; then the validation rules in the order `Validate`
+            // runs them (top-level, each engine, across engines), which is the order
+            // they were emitted in (the sort is stable); positionless issues last.
+            let walker = parsed.issues.len();
+            let mut issues: Vec<(usize, Issue)> = parsed
+                .issues
+                .into_iter()
+                .chain(validate(&parsed.config, &shown))
+                .enumerate()
+                .collect();
+            issues.sort_by_key(|(n, i)| {
+                let at = i
+                    .location
+                    .as_ref()
+                    .map_or((usize::MAX, 0), |l| (l.line, l.column));
+                match i.stage {
+                    DaosStage::Parse if i.decoder => (0, 0, at),
+                    DaosStage::Parse if *n < walker => (0, 1, at),
+                    DaosStage::Parse => (0, 2, at),
+                    DaosStage::Validate => (1, 0, (0, 0)),
+                    DaosStage::Start => (2, 0, (0, 0)),
+                }
             });
+            let issues: Vec<Issue> = issues.into_iter().map(|(_, i)| i).collect();
             FileLoad::Loaded {
                 path: shown,
                 config: parsed.config,

@@ -112,6 +112,13 @@ pub struct Issue {
     pub fix: Option<String>,
     /// When DAOS would meet it.
     pub stage: DaosStage,
+    /// Raised by one of DAOS's own YAML decoders (an `UnmarshalYAML` method: storage
+    /// class, `bdev_list`, `bdev_busid_range`, `bdev_roles`, `acceleration`). go-yaml v2
+    /// stops at such an error and drops the type errors it had collected
+    /// (decode.go `callUnmarshaler` → `fail`), so DAOS reports the first of these
+    /// before any other parse error.
+    #[serde(skip)]
+    pub decoder: bool,
 }
 
 impl fmt::Display for Issue {

@@ -147,7 +147,7 @@ pub(super) fn parse_class(w: &mut Walker, v: &Node, path: &str) -> Option<Storag
         let hint = crate::daos::config::suggest(&s, names)
             .map(|n| format!("; did you mean {n:?}?"))
             .unwrap_or_default();
-        w.error(
+        w.decode_error(
             v.pos,
             path,
             format!("unsupported storage class {s:?} (valid: ram, dcpm, nvme, file, kdev){hint}"),

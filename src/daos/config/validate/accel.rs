@@ -19,7 +19,7 @@ pub(super) fn validate_accel(out: &mut Out, cfg: &ServerConfig, e: &EngineConfig
         }
         if o != "crc" && o != "move" {
             let k = format!("{key}.options");
-            out.load_err(
+            out.decode_err(
                 cfg.pos_of(&format!("{k}[{j}]")).or(Some(a.pos)),
                 &k,
                 format!("unknown acceleration option {o:?}: DAOS knows crc and move (lower case)"),
@@ -33,7 +33,7 @@ pub(super) fn validate_accel(out: &mut Out, cfg: &ServerConfig, e: &EngineConfig
         && !["none", "spdk", "dml"].contains(&eng.as_str())
     {
         let k = format!("{key}.engine");
-        out.load_err(
+        out.decode_err(
             cfg.pos_of(&k).or(Some(a.pos)),
             &k,
             format!(

@@ -30,7 +30,7 @@ pub(super) fn validate_roles_spelling(
             } else {
                 "use wal, meta and data (lower case); leave bdev_roles out for no roles".into()
             };
-            out.load_err(
+            out.decode_err(
                 cfg.pos_of(&format!("{key}[{j}]")).or(Some(t.pos)),
                 &key,
                 format!("unknown bdev role {r:?}: DAOS knows data, meta, wal (lower case)"),

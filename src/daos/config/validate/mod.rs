@@ -24,6 +24,7 @@ mod engine;
 mod engine_env;
 mod fabric;
 pub mod hostlist;
+mod hostport;
 mod logmask;
 mod mdonssd;
 mod multi_engine;
@@ -73,6 +74,7 @@ impl<'a> Out<'a> {
             fault: fault.map(|f| format!("code.{f}")),
             fix,
             stage,
+            decoder: false,
         });
     }
     pub(super) fn err(
@@ -121,6 +123,20 @@ impl<'a> Out<'a> {
         fix: Option<String>,
     ) {
         self.add(DaosStage::Parse, Severity::Error, pos, key, msg, fault, fix);
+    }
+    /// An error of one of DAOS's YAML decoders ([`Issue::decoder`]), met while loading.
+    pub(super) fn decode_err(
+        &mut self,
+        pos: Option<Pos>,
+        key: &str,
+        msg: String,
+        fault: Option<&str>,
+        fix: Option<String>,
+    ) {
+        self.load_err(pos, key, msg, fault, fix);
+        if let Some(i) = self.issues.last_mut() {
+            i.decoder = true;
+        }
     }
     /// An error DAOS only meets after `daos_server` started (hardware in hand).
     pub(super) fn start_err(

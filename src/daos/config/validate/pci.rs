@@ -117,7 +117,7 @@ pub(super) fn check_bdev_list(
     for a in list {
         if !maybe_pci(a) {
             if !other.insert(a.as_str()) {
-                out.load_err(
+                out.decode_err(
                     pos,
                     key,
                     format!("{key}: {a:?} is listed twice"),
@@ -130,10 +130,10 @@ pub(super) fn check_bdev_list(
         match parse_pci(a) {
             Ok(c) => {
                 if !pci.insert(c.clone()) {
-                    out.load_err(pos, key, format!("{key}: PCI address {a} is listed twice (as {c})"), None, Some(format!("list {c} once")));
+                    out.decode_err(pos, key, format!("{key}: PCI address {a} is listed twice (as {c})"), None, Some(format!("list {c} once")));
                 }
             }
-            Err(why) => out.load_err(
+            Err(why) => out.decode_err(
                 pos,
                 key,
                 format!("{key}: {a:?} is not a PCI address DAOS can read: {why}"),
@@ -143,7 +143,7 @@ pub(super) fn check_bdev_list(
         }
     }
     if !pci.is_empty() && !other.is_empty() {
-        out.load_err(
+        out.decode_err(
             pos,
             key,
             format!("{key}: PCI addresses and non-PCI paths are mixed"),

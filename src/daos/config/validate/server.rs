@@ -7,6 +7,7 @@ use super::accel::validate_accel;
 use super::engine::validate_engine;
 use super::engine_env::validate_engine_env;
 use super::fabric::split_multi;
+use super::hostport::{AccessPoint, access_point};
 use super::logmask::validate_engine_logging;
 use super::multi_engine::validate_multi_engine;
 use super::pci::canonical_bdev;
@@ -83,24 +84,33 @@ fn server_rules(cfg: &ServerConfig, version: DaosVersion, file: &str) -> Vec<Iss
     let mut normalized = Vec::new();
     for (i, ap) in aps.iter().enumerate() {
         let key = format!("{ap_key}[{i}]");
-        let has_port = ap
-            .rsplit_once(':')
-            .is_some_and(|(h, _)| !h.contains(':') || ap.starts_with('['));
-        if has_port {
-            let port = ap.rsplit_once(':').map(|(_, p)| p).unwrap_or("");
-            match port.parse::<i64>() {
-                Ok(n) if n > 0 => normalized.push(ap.clone()),
-                _ => out.err(
-                    pos(&key),
-                    &key,
-                    format!("{ap_key} entry {ap:?} has an invalid port {port:?}"),
-                    Some("ServerConfigBadControlPort"),
-                    None,
-                ),
+        let (msg, code, fix) = match access_point(ap) {
+            AccessPoint::NoPort => {
+                normalized.push(format!("{ap}:{control_port}"));
+                continue;
             }
-        } else {
-            normalized.push(format!("{ap}:{control_port}"));
-        }
+            AccessPoint::WithPort(_) => {
+                normalized.push(ap.clone());
+                continue;
+            }
+            AccessPoint::BadAddress(why) => (
+                format!(
+                    "{ap_key} entry {ap:?} is not host or host:port ({why}); an IPv6 address needs brackets: [addr]:port"
+                ),
+                bad_ap,
+                Some(format!(
+                    "write {ap_key} entries as host, host:port or [ipv6]:port"
+                )),
+            ),
+            AccessPoint::BadPort(port) => (
+                format!("{ap_key} entry {ap:?} has an invalid port {port:?}"),
+                "ServerConfigBadControlPort",
+                None,
+            ),
+        };
+        out.err(pos(&key), &key, msg, Some(code), fix);
+        // getAccessPointAddrWithPort's error ends Validate at the first bad entry
+        break;
     }
     let unique: BTreeSet<&String> = normalized.iter().collect();
     if unique.len() != normalized.len() {
@@ -112,9 +122,10 @@ fn server_rules(cfg: &ServerConfig, version: DaosVersion, file: &str) -> Vec<Iss
             Some(format!("list each server once in {ap_key}")),
         );
     }
+    // `cfg.Metadata.DevicePath != "" && cfg.Metadata.Path == ""`: null and empty alike
     if let Some(md) = &cfg.control_metadata
-        && md.device.is_some()
-        && md.path.is_none()
+        && md.device.as_deref().is_some_and(|d| !d.is_empty())
+        && md.path.as_deref().is_none_or(str::is_empty)
     {
         out.err(
             pos("control_metadata"),

@@ -35,7 +35,7 @@ pub(super) fn validate_tier_decoding(
             && let Err(why) = parse_bus_range(r)
         {
             let key = format!("{tk}.bdev_busid_range");
-            out.load_err(
+            out.decode_err(
                 tp("bdev_busid_range"),
                 &key,
                 format!("{key} {r:?} is refused by DAOS: {why}"),
@@ -246,8 +246,19 @@ pub(super) fn validate_storage(
         out.err(spos, &sk, format!("engine {i}: the first storage tier must be the only SCM tier (class ram or dcpm); found SCM at tier(s) {scm:?}"), None, Some("put one ram or dcpm tier first, then the nvme/file/kdev tiers".into()));
         return;
     }
-    shared_across_tiers(out, cfg, v, e, i);
+    // the roles (TierConfigs.validateBdevRoles) are judged before 2.8 meets an SSD in
+    // two tiers, and their error ends the engine's validation
+    let errors = |out: &Out| {
+        out.issues
+            .iter()
+            .filter(|x| x.severity == crate::daos::config::Severity::Error)
+            .count()
+    };
+    let before = errors(out);
     validate_md_on_ssd(out, cfg, e, i, &sk, spos);
+    if errors(out) == before {
+        shared_across_tiers(out, cfg, v, e, i);
+    }
 }
 
 /// One NVMe in two bdev tiers of an engine (MD-on-SSD roles split the SSDs between

@@ -113,11 +113,20 @@ impl<'a> Walker<'a> {
             fault: None,
             fix,
             stage: super::DaosStage::Parse,
+            decoder: false,
         });
     }
 
     pub fn error(&mut self, pos: Pos, key: &str, message: String) {
         self.push(Severity::Error, Some(pos), key, message, None);
+    }
+
+    /// An error of one of DAOS's own YAML decoders ([`super::Issue::decoder`]).
+    pub fn decode_error(&mut self, pos: Pos, key: &str, message: String) {
+        self.error(pos, key, message);
+        if let Some(i) = self.issues.last_mut() {
+            i.decoder = true;
+        }
     }
 
     /// The entries of a mapping as (key text, key node, value node), as go-yaml v2
