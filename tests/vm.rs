@@ -13,6 +13,9 @@ mod clock;
 mod cpio;
 #[path = "vm/harness.rs"]
 mod harness;
+/// A process holding hugepages while `check` runs; a stale SPDK file `fix` removes.
+#[path = "vm/hugepages.rs"]
+mod hugepages;
 
 use harness::{
     GUEST_BINARY, GUEST_USER, GUEST_USER_ID, GuestRun, IommuDevice, Nic, NicModel, PciSlot,
