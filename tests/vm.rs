@@ -11,6 +11,9 @@
 mod clock;
 #[path = "vm/cpio.rs"]
 mod cpio;
+/// `kill -9` of `fix` between unbinding the NVMe and binding it (failpoints build).
+#[path = "vm/crash.rs"]
+mod crash;
 #[path = "vm/harness.rs"]
 mod harness;
 /// A process holding hugepages while `check` runs; a stale SPDK file `fix` removes.
