@@ -19,6 +19,9 @@ mod harness;
 /// A process holding hugepages while `check` runs; a stale SPDK file `fix` removes.
 #[path = "vm/hugepages.rs"]
 mod hugepages;
+/// `fix --persistent`, a reboot with the command line it wrote, `fix --undo`.
+#[path = "vm/reboot.rs"]
+mod reboot;
 
 use harness::{
     GUEST_BINARY, GUEST_USER, GUEST_USER_ID, GuestRun, IommuDevice, Nic, NicModel, PciSlot,
