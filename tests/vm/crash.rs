@@ -34,8 +34,25 @@ const MARKER: &str = "@@FAILPOINT driver.unbound";
 const ARMING_VARIABLE: &str = "DAOS_PREFLIGHT_FAILPOINTS";
 
 /// Builds daos-preflight with `--features failpoints` for the musl target into
-/// `target/vm-failpoints` (never the release binary's directory); returns its bytes.
+/// `target/vm-failpoints` (never the release binary's directory), or takes
+/// `DAOS_PREFLIGHT_VM_FAILPOINTS_BINARY`; returns its bytes.
 fn failpoints_binary() -> Vec<u8> {
+    if let Some(p) = std::env::var_os("DAOS_PREFLIGHT_VM_FAILPOINTS_BINARY") {
+        let path = PathBuf::from(p);
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert_eq!(
+            elf_is_static(&bytes),
+            Ok(true),
+            "{} is not static",
+            path.display()
+        );
+        assert!(
+            contains(&bytes, ARMING_VARIABLE.as_bytes()),
+            "{} has no failpoints",
+            path.display()
+        );
+        return bytes;
+    }
     let dir = target_dir().join("vm-failpoints");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(&cargo)
