@@ -15,7 +15,8 @@
 //! its init applies /etc/modules-load.d and /etc/sysctl.d as systemd-modules-load and
 //! systemd-sysctl would (busybox `modprobe`, `sysctl -p`: the guest has no systemd).
 //! Then `check` passes what the fix promised, and `fix --undo` restores the grub file
-//! byte for byte and calls grubby with `--remove-args` of exactly what it added.
+//! byte for byte and calls grubby with `--remove-args` of exactly what it added (and
+//! `--args=intel_iommu=off`, what the boot entry had before).
 
 use std::path::Path;
 
@@ -45,6 +46,17 @@ GRUB_ENABLE_BLSCFG=true
 
 /// What the running kernel was booted with in boot 1 (what the grub file says).
 const BOOT1_ARGS: &str = "intel_iommu=off";
+
+/// The BLS entry of the installed kernel, as grubby maintains them on EL8 (what grubby
+/// would edit; the stand-in leaves it alone, the planner reads it).
+const BLS_ENTRY: &str = "\
+title AlmaLinux (4.18.0-513.5.1.el8_9.x86_64) 8.9
+version 4.18.0-513.5.1.el8_9.x86_64
+linux /vmlinuz-4.18.0-513.5.1.el8_9.x86_64
+initrd /initramfs-4.18.0-513.5.1.el8_9.x86_64.img
+options intel_iommu=off
+id almalinux-20231113
+";
 
 /// A stand-in for grubby: Debian has no grubby (EL8/EL9's boot entry tool), so this one
 /// only records each call on the persistent disk, one line per call, each argument in
@@ -93,6 +105,11 @@ fn machine(name: &str, args: &str, disk: &Path) -> Scenario {
             DAOS_SERVER_UNIT.as_bytes(),
         )
         .file("/etc/default/grub", 0o644, DEFAULT_GRUB.as_bytes())
+        .file(
+            "/boot/loader/entries/0123456789abcdef-4.18.0-513.5.1.el8_9.x86_64.conf",
+            0o644,
+            BLS_ENTRY.as_bytes(),
+        )
         .file("/usr/sbin/grubby", 0o755, GRUBBY.as_bytes());
     with_server_config(s, &fix_server_yml(), &[NIC_SLOT.address()])
 }
@@ -347,10 +364,21 @@ fn persistent_fix_across_a_reboot() {
         two.section("grub-sha").text
     );
     let calls = grubby_calls(&two.section("grubby-log").text);
+    // what the entry did not have goes; what it had another value for gets it back
+    let key = |a: &str| a.split('=').next().unwrap_or(a).to_string();
+    let had: Vec<&str> = BOOT1_ARGS.split_whitespace().collect();
     let remove = format!(
         "--remove-args={}",
         args.split_whitespace()
-            .filter(|a| BOOT1_ARGS.split_whitespace().all(|b| b != *a))
+            .filter(|a| had.iter().all(|b| key(b) != key(a)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let restore = format!(
+        "--args={}",
+        had.iter()
+            .filter(|b| args.split_whitespace().any(|a| key(a) == key(b)))
+            .copied()
             .collect::<Vec<_>>()
             .join(" ")
     );
@@ -359,9 +387,9 @@ fn persistent_fix_across_a_reboot() {
         calls,
         vec![
             vec!["--update-kernel=ALL".to_string(), format!("--args={args}")],
-            vec!["--update-kernel=ALL".to_string(), remove],
+            vec!["--update-kernel=ALL".to_string(), remove, restore],
         ],
-        "undo calls grubby once more, removing exactly the arguments it added"
+        "undo calls grubby once more, removing exactly the arguments it added and giving the entry back the intel_iommu it had"
     );
     let left = &two.section("boot-files-undone").text;
     vm_assert!(
