@@ -990,3 +990,59 @@ fn fix_grows_hugepages_per_node_prepares_dirs_and_bdev_files_and_undoes() {
     );
     let _ = std::fs::remove_dir_all(&root);
 }
+
+#[test]
+fn fix_persistent_loads_vfio_at_boot_while_the_iommu_is_off() {
+    // the IB server with its IOMMU units gone (VT-d off by the kernel command line): no
+    // bind now, but with --persistent vfio-pci is set to load at boot, for the bind
+    // after the reboot that turns the IOMMU on
+    let root = copy_fixture("daos-server-ib", "iommu-off-modules");
+    std::fs::remove_dir_all(root.join("sys/class/iommu")).unwrap();
+    std::fs::create_dir_all(root.join("sys/class/iommu")).unwrap();
+    // ready.yml's two NVMe back on the kernel's driver
+    for dev in ["0000:01:00.0", "0000:81:00.0"] {
+        let link = root.join(format!("sys/bus/pci/devices/{dev}/driver"));
+        std::fs::remove_file(&link).unwrap();
+        std::os::unix::fs::symlink("../../../bus/pci/drivers/nvme", &link).unwrap();
+    }
+    let cfg = fixture("daos-configs/ready.yml");
+    let modules_file = "/etc/modules-load.d/90-daos-preflight.conf";
+    for persistent in [false, true] {
+        let mut args = vec!["--dry-run", "--only", "nvme.driver", "--server-config"];
+        args.push(cfg.to_str().unwrap());
+        if persistent {
+            args.push("--persistent");
+        }
+        let (plan, _) = fix_json(&root, &args);
+        let refusals: Vec<&str> = plan["manual"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|m| m["reason"].as_str())
+            .filter(|r| r.contains("vfio-pci needs an active IOMMU"))
+            .collect();
+        assert!(!refusals.is_empty(), "{plan}");
+        assert_eq!(
+            refusals.iter().any(|r| r.contains("set to load at boot")),
+            persistent,
+            "{plan}"
+        );
+        let kinds: Vec<&str> = plan["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|a| a["action"]["kind"].as_str())
+            .collect();
+        assert!(
+            !kinds.contains(&"bind_driver") && !kinds.contains(&"load_module"),
+            "{plan}"
+        );
+        let writes_modules = plan["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["action"]["path"] == modules_file);
+        assert_eq!(writes_modules, persistent, "{plan}");
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}

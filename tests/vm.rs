@@ -11,8 +11,17 @@
 mod clock;
 #[path = "vm/cpio.rs"]
 mod cpio;
+/// `kill -9` of `fix` between unbinding the NVMe and binding it (failpoints build).
+#[path = "vm/crash.rs"]
+mod crash;
 #[path = "vm/harness.rs"]
 mod harness;
+/// A process holding hugepages while `check` runs; a stale SPDK file `fix` removes.
+#[path = "vm/hugepages.rs"]
+mod hugepages;
+/// `fix --persistent`, a reboot with the command line it wrote, `fix --undo`.
+#[path = "vm/reboot.rs"]
+mod reboot;
 
 use harness::{
     GUEST_BINARY, GUEST_USER, GUEST_USER_ID, GuestRun, IommuDevice, Nic, NicModel, PciSlot,

@@ -43,6 +43,8 @@ pub const GUEST_MODULES: &[&str] = &[
     "virtio_pci",
     "virtio_net",
     "e1000e",
+    // the persistent disk of a scenario that reboots (Scenario::disk)
+    "virtio_blk",
     // mounts the ext2 filesystem a scenario makes with busybox mke2fs
     // (CONFIG_EXT4_USE_FOR_EXT2=y, Debian has no ext2 module); ext4 asks the crypto API
     // for crc32c at mount time, which is a module too (nothing would autoload it: the
@@ -77,7 +79,7 @@ pub const GUEST_BINARY: &str = "/bin/daos-preflight";
 // Host-side ingredients: binary, kernel, modules, busybox.
 
 /// Where cargo puts build output for this package.
-fn target_dir() -> PathBuf {
+pub fn target_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("CARGO_TARGET_DIR") {
         return PathBuf::from(d);
     }
@@ -561,6 +563,18 @@ pub struct Nvme {
     pub size_mib: u64,
 }
 
+/// A virtio disk backed by a raw image the test owns (it outlives the scenario's
+/// directory, so two boots can share it): the guest sees it as `/dev/<name>`.
+#[derive(Debug, Clone)]
+pub struct Disk {
+    /// Slot.
+    pub slot: PciSlot,
+    /// The raw image on the host.
+    pub image: PathBuf,
+    /// The block device name the guest gives it (`vda` for the first virtio disk).
+    pub name: String,
+}
+
 /// Which IOMMU the machine has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IommuDevice {
@@ -593,6 +607,7 @@ pub struct Scenario {
     kernel_args: Vec<String>,
     numa: Vec<(Vec<u32>, u32)>,
     nvme: Vec<Nvme>,
+    disks: Vec<Disk>,
     nics: Vec<Nic>,
     links: Vec<Link>,
     rtc_ahead_s: Option<u64>,
@@ -625,6 +640,7 @@ impl Scenario {
             kernel_args: Vec::new(),
             numa: Vec::new(),
             nvme: Vec::new(),
+            disks: Vec::new(),
             nics: Vec::new(),
             links: Vec::new(),
             rtc_ahead_s: None,
@@ -665,6 +681,18 @@ impl Scenario {
             slot,
             serial: serial.to_string(),
             size_mib,
+        });
+        self
+    }
+
+    /// Adds a virtio disk backed by `image` (a raw file the caller created). Virtio
+    /// disks are named in probe order: the first is `vda`.
+    pub fn disk(mut self, slot: PciSlot, image: &Path) -> Self {
+        let name = format!("vd{}", (b'a' + self.disks.len() as u8) as char);
+        self.disks.push(Disk {
+            slot,
+            image: image.to_path_buf(),
+            name,
         });
         self
     }
@@ -816,6 +844,13 @@ impl Scenario {
                 ))
             );
         }
+        for d in &self.disks {
+            let _ = writeln!(
+                s,
+                "wait_for {}",
+                sh_quote(&format!("[ -b /dev/{} ]", d.name))
+            );
+        }
         for n in &self.nics {
             let addr = n.slot.address();
             let _ = writeln!(s, "wait_for {}", sh_quote(&format!("iface_of {addr}")));
@@ -932,6 +967,7 @@ impl Scenario {
             .nvme
             .iter()
             .map(|d| d.slot)
+            .chain(self.disks.iter().map(|d| d.slot))
             .chain(self.nics.iter().map(|n| n.slot))
             .chain(self.links.iter().map(|l| l.slot))
             .filter_map(|s| match s {
@@ -962,6 +998,16 @@ impl Scenario {
             opt(
                 "-device",
                 format!("nvme,serial={},drive=nvm{i},{}", d.serial, bus(d.slot)),
+            );
+        }
+        for (i, d) in self.disks.iter().enumerate() {
+            opt(
+                "-drive",
+                format!("file={},if=none,id=disk{i},format=raw", d.image.display()),
+            );
+            opt(
+                "-device",
+                format!("virtio-blk-pci,drive=disk{i},{}", bus(d.slot)),
             );
         }
         for (i, n) in self.nics.iter().enumerate() {

@@ -147,25 +147,111 @@ pub(super) fn plan_iommu(
     }
 }
 
-/// `grubby --update-kernel=ALL --remove-args=...` of the arguments no boot entry had
-/// before (an argument some entry already had is left alone by `--undo`: removing it
-/// would take away what the administrator set).
+/// What `--undo` runs to take grubby's change back: `--remove-args=` of the arguments
+/// no boot entry had before, and `--args=` of the value every entry had for a key the
+/// fix changed (`intel_iommu=off` where it set `intel_iommu=on`: grubby's `--args`
+/// replaces a key's value, so the entries get their own value back rather than losing the
+/// key, which on a kernel built IOMMU-on would leave the IOMMU on). An argument some
+/// entries already had, or a key whose values differ between entries, is left as the
+/// fix set it: a single `--update-kernel=ALL` cannot give each entry its own value back,
+/// and removing it would take away what the administrator set. Without BLS entries
+/// (grubby then edits whatever entries exist) every argument counts as added.
 fn grubby_undo(grubby: &str, inputs: &FixInputs, args: &[KernelArg]) -> Option<Vec<String>> {
-    let added: Vec<String> = args
-        .iter()
-        .filter(|a| {
-            inputs
-                .bls_entries
-                .values()
-                .all(|opts| cmdline::edit_args(opts, std::slice::from_ref(*a)).is_some())
-        })
-        .map(KernelArg::to_string)
-        .collect();
-    (!added.is_empty()).then(|| {
-        vec![
-            grubby.to_string(),
-            "--update-kernel=ALL".into(),
-            format!("--remove-args={}", added.join(" ")),
-        ]
-    })
+    let mut remove: Vec<String> = Vec::new();
+    let mut restore: Vec<String> = Vec::new();
+    let entries: Vec<&String> = inputs.bls_entries.values().collect();
+    for a in args {
+        let before: Vec<Vec<&str>> = entries
+            .iter()
+            .map(|opts| cmdline::values_of(opts, &a.key))
+            .collect();
+        if before.iter().all(|v| v.is_empty()) {
+            remove.push(a.to_string());
+            continue;
+        }
+        let wanted = a.to_string();
+        if before.iter().all(|v| v.iter().all(|t| *t == wanted)) {
+            continue; // nothing changed for this key
+        }
+        if let Some(first) = before.first().and_then(|v| v.first())
+            && before.iter().all(|v| v == &before[0])
+            && !before[0].contains(&wanted.as_str())
+        {
+            restore.push(first.to_string());
+        }
+    }
+    if remove.is_empty() && restore.is_empty() {
+        return None;
+    }
+    let mut undo = vec![grubby.to_string(), "--update-kernel=ALL".into()];
+    if !remove.is_empty() {
+        undo.push(format!("--remove-args={}", remove.join(" ")));
+    }
+    if !restore.is_empty() {
+        undo.push(format!("--args={}", restore.join(" ")));
+    }
+    Some(undo)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn undo_of(entries: &[&str]) -> Option<Vec<String>> {
+        let inputs = FixInputs {
+            bls_entries: entries
+                .iter()
+                .enumerate()
+                .map(|(i, o)| (format!("/boot/loader/entries/{i}.conf"), o.to_string()))
+                .collect(),
+            ..FixInputs::default()
+        };
+        let args: Vec<KernelArg> = ["intel_iommu=on", "iommu=pt"]
+            .iter()
+            .map(|a| KernelArg::parse(a))
+            .collect();
+        grubby_undo("/usr/sbin/grubby", &inputs, &args)
+    }
+
+    fn argv(v: &[&str]) -> Option<Vec<String>> {
+        let mut a = vec!["/usr/sbin/grubby".to_string(), "--update-kernel=ALL".into()];
+        a.extend(v.iter().map(|s| s.to_string()));
+        Some(a)
+    }
+
+    #[test]
+    fn grubby_undo_removes_what_it_added_and_restores_what_it_replaced() {
+        // no BLS entries known: both were added
+        assert_eq!(
+            undo_of(&[]),
+            argv(&["--remove-args=intel_iommu=on iommu=pt"])
+        );
+        // neither was there
+        assert_eq!(
+            undo_of(&["ro quiet", "ro rhgb quiet"]),
+            argv(&["--remove-args=intel_iommu=on iommu=pt"])
+        );
+        // intel_iommu=off on every entry comes back as it was
+        assert_eq!(
+            undo_of(&["ro intel_iommu=off", "ro intel_iommu=off quiet"]),
+            argv(&["--remove-args=iommu=pt", "--args=intel_iommu=off"])
+        );
+        // iommu=pt was already set everywhere: left alone
+        assert_eq!(
+            undo_of(&["ro iommu=pt", "iommu=pt"]),
+            argv(&["--remove-args=intel_iommu=on"])
+        );
+        // everything already there: nothing to undo
+        assert_eq!(undo_of(&["intel_iommu=on iommu=pt"]), None);
+        // some entries had it: kept (removing it would take the admin's setting away)
+        assert_eq!(
+            undo_of(&["ro iommu=pt", "ro"]),
+            argv(&["--remove-args=intel_iommu=on"])
+        );
+        // values differ between entries: no single value to give back
+        assert_eq!(
+            undo_of(&["intel_iommu=off", "intel_iommu=igfx_off"]),
+            argv(&["--remove-args=iommu=pt"])
+        );
+    }
 }

@@ -59,6 +59,10 @@ pub(super) fn plan_nvme(
         })
     };
     let mut binds = Vec::new();
+    // devices refused only because the IOMMU is off now: with --persistent the driver is
+    // still set to load at boot, since the IOMMU may come on with the reboot (the
+    // command line fix of iommu.kernel, or the BIOS), and the bind then needs it loaded
+    let mut waiting_for_iommu = false;
     for addr in &wanted {
         let Some(dev) = facts.pci.devices.iter().find(|d| &d.address == addr) else {
             refuse(
@@ -114,10 +118,18 @@ pub(super) fn plan_nvme(
             continue;
         }
         if target == "vfio-pci" && !iommu_on {
+            let after = if opts.persistent {
+                format!(
+                    "; {target} is set to load at boot ({MODULES_FILE}): run fix again once the IOMMU is on"
+                )
+            } else {
+                String::new()
+            };
             refuse(
                 p,
-                format!("{addr}: vfio-pci needs an active IOMMU (see iommu.kernel)"),
+                format!("{addr}: vfio-pci needs an active IOMMU (see iommu.kernel){after}"),
             );
+            waiting_for_iommu = true;
             continue;
         }
         if let Some(g) = dev.iommu_group {
@@ -160,7 +172,7 @@ pub(super) fn plan_nvme(
             reboot_required: false,
         });
     }
-    if binds.is_empty() {
+    if binds.is_empty() && !(opts.persistent && waiting_for_iommu) {
         return;
     }
     let module = target.replace('-', "_");
@@ -176,6 +188,9 @@ pub(super) fn plan_nvme(
             ),
             false,
         );
+    }
+    if binds.is_empty() {
+        return;
     }
     if !facts.kernel.sys_modules.contains(&module) {
         p.actions.push(Step {
