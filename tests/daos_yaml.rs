@@ -211,6 +211,21 @@ fn cases() -> Vec<(String, &'static str, String, Option<&'static str>)> {
             None,
         ));
     }
+    // telemetry process patterns are pointers: null leaves them unset
+    for (k, val) in [
+        ("telemetry_disabled_procs", "~"),
+        ("telemetry_disabled_procs", "''"),
+        ("telemetry_disabled_procs", "dfuse"),
+        ("telemetry_enabled_procs", "null"),
+        ("telemetry_enabled_procs", "dfuse"),
+    ] {
+        v.push((
+            format!("agent: {k}: {val} without telemetry_enabled"),
+            "agent",
+            format!("name: daos_server\naccess_points: ['node0']\n{k}: {val}\n"),
+            None,
+        ));
+    }
     // YAML 1.1 scalars where DAOS wants an int or a bool
     for port in [
         "0x2711",

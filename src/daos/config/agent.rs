@@ -198,8 +198,14 @@ pub fn parse_agent(
             "telemetry_retain" => {
                 cfg.telemetry_retain_set = duration(&mut w, v, &p).is_some_and(|ns| ns > 0)
             }
-            "telemetry_enabled_procs" => cfg.telemetry_procs_set.0 = w.string(v, &p).is_some(),
-            "telemetry_disabled_procs" => cfg.telemetry_procs_set.1 = w.string(v, &p).is_some(),
+            // `*ConfigRegexp` (cmd/daos_agent/config.go): go-yaml leaves the pointer nil
+            // for a null value, so `telemetry_disabled_procs: ~` is not set at all
+            "telemetry_enabled_procs" => {
+                cfg.telemetry_procs_set.0 = !v.is_null() && w.string(v, &p).is_some()
+            }
+            "telemetry_disabled_procs" => {
+                cfg.telemetry_procs_set.1 = !v.is_null() && w.string(v, &p).is_some()
+            }
             "cache_expiration" => {
                 // refreshMinutes: a Go `uint` of minutes (cmd/daos_agent/config.go);
                 // go-yaml refuses a negative number, accepts anything up to 2^64
