@@ -21,10 +21,12 @@ pub mod hugepage_holders;
 pub mod hugepages;
 pub mod iommu;
 pub mod limits;
+pub mod locality;
 pub mod memory;
 pub mod nic;
 pub mod numa;
 pub mod nvme;
+pub mod nvme_numa;
 pub mod security;
 pub mod service;
 pub mod sysctl;
@@ -236,6 +238,7 @@ pub fn registry() -> &'static [&'static dyn Check] {
         &nvme::Present,
         &nvme::Driver,
         &nvme::IommuGroup,
+        &nvme_numa::Numa,
         &nic::Present,
         &nic::Link,
         &nic::Address,

@@ -245,6 +245,11 @@ pub struct PciDevice {
     pub driver_override: Option<String>,
     /// NUMA node; `null` when the kernel says −1 (no affinity known).
     pub numa_node: Option<u32>,
+    /// The CPUs local to the device (`local_cpulist`, or the `local_cpus` mask on
+    /// kernels without the list), as a cpulist (`0-3,8`): where hwloc places a device
+    /// whose `numa_node` is −1. `null` when the kernel gives neither.
+    #[serde(default)]
+    pub local_cpulist: Option<String>,
     /// IOMMU group number; `null` without an IOMMU.
     pub iommu_group: Option<u32>,
     /// NVMe controllers and namespaces, for NVMe devices (class 0108xx).

@@ -94,6 +94,25 @@ fn tree_root(dest: &Path) -> PathBuf {
     if fsroot.is_dir() { fsroot } else { top }
 }
 
+/// One tarball of the corpus (`linux_2pa-pcidomain32bits`) unpacked on its own into a
+/// scratch directory tagged `tag`, for tests that need one tree, not all of them: the
+/// directory to pass as `--root`.
+pub fn unpack(name: &str, tag: &str) -> PathBuf {
+    let tarball = hwloc_dir().join(format!("tarballs/{name}.tar.bz2"));
+    let out_dir = scratch(tag).join(name);
+    std::fs::create_dir_all(&out_dir).expect("create unpack dir");
+    let status = Command::new("tar")
+        .arg("--exclude=*/sys/devices/system/cpu/cpu*/cache")
+        .arg("-xjf")
+        .arg(&tarball)
+        .arg("-C")
+        .arg(&out_dir)
+        .status()
+        .expect("run tar (with bzip2)");
+    assert!(status.success(), "tar -xjf {}: {status}", tarball.display());
+    tree_root(&out_dir)
+}
+
 fn unpack_and_run(
     tarball: &Path,
     dest: &Path,
