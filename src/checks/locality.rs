@@ -153,6 +153,7 @@ mod tests {
                 mem_total_kib: Some(1 << 20),
                 mem_free_kib: None,
                 hugepages: vec![],
+                distances: None,
             })
             .collect();
         f

@@ -25,6 +25,7 @@ pub mod locality;
 pub mod memory;
 pub mod nic;
 pub mod numa;
+pub mod numa_tables;
 pub mod nvme;
 pub mod nvme_numa;
 pub mod security;
@@ -229,6 +230,7 @@ pub fn registry() -> &'static [&'static dyn Check] {
         &iommu::Kernel,
         &iommu::Mode,
         &numa::Topology,
+        &numa_tables::Consistency,
         &hugepages::Total,
         &hugepages::Numa,
         &hugepages::Thp,

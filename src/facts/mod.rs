@@ -203,6 +203,10 @@ pub struct Numa {
     pub online: Option<String>,
     /// Nodes, by id.
     pub nodes: Vec<NumaNode>,
+    /// The online CPUs (`/sys/devices/system/cpu/online`) as a cpulist; `null` when the
+    /// kernel does not say (before 2.6.26, some captured trees).
+    #[serde(default)]
+    pub online_cpus: Option<String>,
 }
 
 /// One NUMA node.
@@ -219,6 +223,11 @@ pub struct NumaNode {
     pub mem_free_kib: Option<u64>,
     /// Hugepage pools of the node, one per page size.
     pub hugepages: Vec<HugepagePool>,
+    /// The node's row of the distance matrix (`nodeN/distance`: one entry per online
+    /// node, in node order; ACPI SLIT values, 10 = local), `null` when absent or
+    /// unparsable.
+    #[serde(default)]
+    pub distances: Option<Vec<u32>>,
 }
 
 /// PCI devices.
