@@ -32,6 +32,7 @@ pub mod security;
 pub mod service;
 pub mod sysctl;
 pub mod time;
+pub mod vendor_unit;
 
 /// Outcome of one check.
 #[derive(
@@ -252,6 +253,7 @@ pub fn registry() -> &'static [&'static dyn Check] {
         &sysctl::Daos,
         &daos_setup::User,
         &daos_setup::Dirs,
+        &vendor_unit::VendorUnit,
         &config::Server,
         &config::Agent,
         &config::Control,

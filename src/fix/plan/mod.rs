@@ -119,6 +119,7 @@ pub fn plan(
             "limits.memlock" if facts.services.daos_server.is_some() => {
                 services::plan_memlock(&mut p, r, inputs)
             }
+            "daos.unit" => services::plan_vendor_unit(&mut p, r, inputs),
             "iommu.kernel" => boot::plan_iommu(&mut p, r, facts, opts, &mut cmdline_want),
             "iommu.firmware" => p
                 .manual

@@ -1,4 +1,5 @@
-//! Services: firewalld ports for DAOS and the `daos_server.service` memlock drop-in.
+//! Services: firewalld ports for DAOS, the `daos_server.service` memlock drop-in, and the
+//! drop-ins that keep edits of the packaged DAOS units across updates.
 
 use super::files::push_file;
 use super::{Action, FixInputs, MEMLOCK_DROPIN, Plan, Step, manual};
@@ -61,5 +62,48 @@ pub(super) fn plan_memlock(p: &mut Plan, r: &CheckResult, inputs: &FixInputs) {
             action: Action::run(vec!["systemctl".into(), "daemon-reload".into()]),
             reboot_required: false,
         });
+    }
+}
+
+/// The drop-ins `daos.unit` asks for (its `details.dropins`: unit, path, content): the
+/// values someone wrote into the packaged unit, now where an update does not undo them.
+/// Nothing changes for the running service; restoring the packaged file is left to the
+/// package manager (a manual step).
+pub(super) fn plan_vendor_unit(p: &mut Plan, r: &CheckResult, inputs: &FixInputs) {
+    let Some(list) = r.details.get("dropins").and_then(|v| v.as_array()) else {
+        return p.manual.push(manual(r, "nothing structured to write"));
+    };
+    let mut any = false;
+    for d in list {
+        let (Some(unit), Some(path), Some(content)) = (
+            d.get("unit").and_then(|v| v.as_str()),
+            d.get("path").and_then(|v| v.as_str()),
+            d.get("content").and_then(|v| v.as_str()),
+        ) else {
+            continue;
+        };
+        any |= push_file(
+            p,
+            inputs,
+            &r.id,
+            &format!("keep the edits of the packaged {unit} across package updates"),
+            path,
+            content.to_string(),
+            false,
+        );
+    }
+    if any && inputs.systemd {
+        p.actions.push(Step {
+            check: r.id.clone(),
+            reason: "make systemd read the new drop-in".into(),
+            action: Action::run(vec!["systemctl".into(), "daemon-reload".into()]),
+            reboot_required: false,
+        });
+    }
+    if any {
+        p.manual.push(manual(
+            r,
+            "then restore the packaged unit: dnf reinstall daos-server (daos-client for daos_agent.service)",
+        ));
     }
 }
