@@ -184,3 +184,177 @@ fn a_removed_memlock_line_is_named() {
     assert!(!c["summary"].as_str().unwrap().contains("run as root"));
     assert_eq!(c["details"]["dropins"], Value::Array(vec![]));
 }
+
+const READY: &str = "tests/fixtures/daos-configs/ready.yml";
+
+fn check_with(root: &Path, id: &str, config: &str) -> Value {
+    let out = run_env(
+        &[
+            "check",
+            "--format",
+            "json",
+            "--only",
+            id,
+            "--root",
+            root.to_str().unwrap(),
+            "--server-config",
+            config,
+        ],
+        &[],
+    );
+    let r: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    r["checks"][0].clone()
+}
+
+/// A site drop-in confining daos_server to 4 CPUs and 8 GiB on the two-socket fixture
+/// (48 CPUs a node, 187.6 GiB; ready.yml: two engines of 2 + 8 + 2 = 12 cores, RAM-disks
+/// auto-sized to 76 GiB each).
+#[test]
+fn unit_limits_that_stop_the_engines_fail_and_fix_lifts_them() {
+    let root = copy_fixture("daos-server-ib", "units-limits");
+    let ready = Path::new(env!("CARGO_MANIFEST_DIR")).join(READY);
+    let ready = ready.to_str().unwrap();
+    let dir = root.join("etc/systemd/system/daos_server.service.d");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("40-site.conf"),
+        "[Service]\nAllowedCPUs=0-3\nMemoryMax=8G\n",
+    )
+    .unwrap();
+    let c = check_with(&root, "limits.service", ready);
+    assert_eq!(c["status"], "fail", "{c:#}");
+    let s = c["summary"].as_str().unwrap();
+    for want in [
+        "engine 0: 12 cores on node 0, 4 allowed (0-3): too few",
+        "engine 1: 12 cores on node 1, 0 allowed (none): too few",
+        "memory: 2 engine(s) × (RAM-disk 76 GiB + reserved 1 GiB) = 154 GiB, limit 8 GiB",
+        "(allowed by AllowedCPUs=0-3, MemoryMax=8G)",
+    ] {
+        assert!(s.contains(want), "{want}\n{s}");
+    }
+    assert_eq!(
+        c["details"]["dropins"][0]["content"]
+            .as_str()
+            .unwrap()
+            .lines()
+            .skip(1)
+            .collect::<Vec<_>>(),
+        ["[Service]", "AllowedCPUs=", "MemoryMax=infinity"]
+    );
+    let out = run_env(
+        &[
+            "fix",
+            "--only",
+            "limits.service",
+            "--root",
+            root.to_str().unwrap(),
+            "--server-config",
+            ready,
+        ],
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        root.join("etc/systemd/system/daos_server.service.d/95-daos-preflight-limits.conf")
+            .exists()
+    );
+    let c = check_with(&root, "limits.service", ready);
+    std::fs::remove_dir_all(&root).unwrap();
+    assert_eq!(c["status"], "pass", "{c:#}");
+}
+
+/// The cgroup-restricted machines of the hwloc corpus: the cpuset the captured process
+/// ran in, read where hwloc reads it (proc/self/cpuset, proc/mounts, the cpuset or
+/// cgroup2 mount), gives per node exactly the CPUs lstopo lists as allowed
+/// (`oracle-summary`: `cpulist` is what the cgroup allows of `complete_cpulist`), and
+/// its memory nodes are the nodes lstopo keeps.
+#[test]
+fn the_cgroups_of_captured_machines_are_read_as_hwloc_reads_them() {
+    for name in [
+        "linux_16amd64-8n2c-cpusets",
+        "linux_16amd64-4n4c-cgroup-distance-merge",
+        "linux_32amd64-4s2n4c-cgroup2",
+        "linux_16em64t-4s2ca2c-cpusetreorder",
+    ] {
+        let root = common::hwloc::unpack(name, &format!("units-cg-{name}"));
+        let facts: Value = serde_json::from_slice(
+            &Command::new(env!("CARGO_BIN_EXE_daos-preflight"))
+                .args(["facts", "--format", "json", "--root"])
+                .arg(&root)
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .unwrap();
+        let oracle: Value = serde_json::from_str(
+            &std::fs::read_to_string(
+                common::hwloc::hwloc_dir().join(format!("oracle-summary/{name}.summary.json")),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let cg = &facts["cgroup"];
+        let cpus = common::cpu_list(cg["cpus"].as_str().unwrap());
+        let mems = common::cpu_list(cg["mems"].as_str().unwrap());
+        let kept: Vec<u32> = oracle["numa_nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["os_index"].as_u64().unwrap() as u32)
+            .collect();
+        assert_eq!(mems, kept, "{name}: {cg}");
+        for n in oracle["numa_nodes"].as_array().unwrap() {
+            let complete = common::cpu_list(n["complete_cpulist"].as_str().unwrap());
+            let allowed: Vec<u32> = complete.into_iter().filter(|c| cpus.contains(c)).collect();
+            assert_eq!(
+                allowed,
+                common::cpu_list(n["cpulist"].as_str().unwrap()),
+                "{name} node {}: {cg}",
+                n["os_index"]
+            );
+        }
+        if name == "linux_16amd64-8n2c-cpusets" {
+            // cpus 0-6,12-15 and mems 1-4 of 8 nodes of 2 CPUs each
+            let dir = root.parent().unwrap();
+            let yml = |pin: u32| {
+                let p = dir.join(format!("pin{pin}.yml"));
+                std::fs::write(
+                    &p,
+                    format!(
+                        "name: daos_server\naccess_points: ['node0']\nport: 10001\nprovider: ofi+tcp\n\
+                         engines:\n-\n  pinned_numa_node: {pin}\n  targets: 2\n  nr_xs_helpers: 0\n  \
+                         fabric_iface: eth0\n  fabric_iface_port: 31416\n  storage:\n  -\n    class: ram\n    \
+                         scm_mount: /mnt/daos0\n"
+                    ),
+                )
+                .unwrap();
+                p.display().to_string()
+            };
+            let c = check_with(&root, "limits.service", &yml(1));
+            assert_eq!(c["status"], "fail", "{c:#}");
+            assert!(
+                c["summary"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("engine 0: 4 cores on node 1, 2 allowed (2-3): too few"),
+                "{c:#}"
+            );
+            // the limit is not the unit's: no drop-in, the slice is named
+            assert_eq!(c["details"]["dropins"], Value::Array(vec![]));
+            let c = check_with(&root, "limits.service", &yml(0));
+            assert!(
+                c["summary"]
+                    .as_str()
+                    .unwrap()
+                    .contains("engine 0 is on node 0, but only memory node(s) 1-4 are allowed"),
+                "{c:#}"
+            );
+        }
+    }
+}

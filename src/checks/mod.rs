@@ -30,6 +30,7 @@ pub mod nvme;
 pub mod nvme_numa;
 pub mod security;
 pub mod service;
+pub mod service_limits;
 pub mod sysctl;
 pub mod time;
 pub mod vendor_unit;
@@ -250,6 +251,7 @@ pub fn registry() -> &'static [&'static dyn Check] {
         &time::Sync,
         &firewall::Ports,
         &limits::Memlock,
+        &service_limits::Service,
         &sysctl::Daos,
         &daos_setup::User,
         &daos_setup::Dirs,
@@ -334,6 +336,7 @@ pub const START_STAGE_CHECKS: &[&str] = &[
     "daos.dirs",
     "daos.user",
     "limits.memlock",
+    "limits.service",
 ];
 
 /// The DAOS stage a host check mirrors, when it mirrors one.

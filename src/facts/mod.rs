@@ -13,6 +13,7 @@ use crate::host::Host;
 
 pub mod accounts;
 pub mod acpi;
+pub mod cgroup;
 pub mod files;
 pub mod firewall;
 pub mod hugetlb;
@@ -69,6 +70,11 @@ pub struct Facts {
     pub sysctl: BTreeMap<String, Option<String>>,
     /// The systemd units of DAOS, as installed.
     pub services: Services,
+    /// The cgroup this process runs in and the CPUs, memory nodes and memory it allows
+    /// (as daos_server's `ExecStartPre=` hook: the service's own); under `--root`, that
+    /// of the process the tree's `proc/self` captured. `null` when none is visible.
+    #[serde(default)]
+    pub cgroup: Option<cgroup::Cgroup>,
     /// The files and directories the DAOS configuration names (log files, sockets,
     /// mount points, `file`/`kdev` bdevs, certificates), as found; empty when no
     /// configuration was read (`daos-preflight facts` alone).
@@ -636,6 +642,7 @@ pub fn collect(host: &Host) -> Facts {
     let limits = system::collect_limits(host);
     let sysctl = system::collect_sysctls(host);
     let services = system::collect_services(host, &mut errors);
+    let cgroup = cgroup::collect(host, &mut errors);
     let accounts = accounts::collect(host, &services, &mut errors);
     let firewall = firewall::collect(host, &mut errors);
     Facts {
@@ -662,6 +669,7 @@ pub fn collect(host: &Host) -> Facts {
         limits,
         sysctl,
         services,
+        cgroup,
         files: Vec::new(),
         accounts,
         firewall,

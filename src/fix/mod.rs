@@ -38,6 +38,7 @@ const PLANNED_FILES: &[&str] = &[
     plan::MODULES_FILE,
     crate::checks::vendor_unit::SERVER_DROPIN,
     crate::checks::vendor_unit::AGENT_DROPIN,
+    crate::checks::service_limits::LIMITS_DROPIN,
 ];
 
 /// Reads what the planner needs from the host.

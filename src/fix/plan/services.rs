@@ -1,5 +1,6 @@
 //! Services: firewalld ports for DAOS, the `daos_server.service` memlock drop-in, and the
-//! drop-ins that keep edits of the packaged DAOS units across updates.
+//! drop-ins that keep edits of the packaged DAOS units across updates or lift the unit's
+//! own CPU/memory limits.
 
 use super::files::push_file;
 use super::{Action, FixInputs, MEMLOCK_DROPIN, Plan, Step, manual};
@@ -65,11 +66,13 @@ pub(super) fn plan_memlock(p: &mut Plan, r: &CheckResult, inputs: &FixInputs) {
     }
 }
 
-/// The drop-ins `daos.unit` asks for (its `details.dropins`: unit, path, content): the
-/// values someone wrote into the packaged unit, now where an update does not undo them.
-/// Nothing changes for the running service; restoring the packaged file is left to the
-/// package manager (a manual step).
-pub(super) fn plan_vendor_unit(p: &mut Plan, r: &CheckResult, inputs: &FixInputs) {
+/// The drop-ins a check asks for (its `details.dropins`: unit, path, content), then a
+/// daemon-reload, and `then` as a manual step. `daos.unit`: the values someone wrote
+/// into the packaged unit, now where an update does not undo them (nothing changes for
+/// the service; restoring the packaged file is the package manager's job).
+/// `limits.service`: the unit's own CPU/memory restrictions that stop the engines,
+/// lifted (a parent slice's are never touched).
+pub(super) fn plan_dropins(p: &mut Plan, r: &CheckResult, inputs: &FixInputs, then: Option<&str>) {
     let Some(list) = r.details.get("dropins").and_then(|v| v.as_array()) else {
         return p.manual.push(manual(r, "nothing structured to write"));
     };
@@ -100,10 +103,13 @@ pub(super) fn plan_vendor_unit(p: &mut Plan, r: &CheckResult, inputs: &FixInputs
             reboot_required: false,
         });
     }
-    if any {
+    if let Some(then) = then.filter(|_| any) {
+        p.manual.push(manual(r, then));
+    }
+    if !any && list.is_empty() {
         p.manual.push(manual(
             r,
-            "then restore the packaged unit: dnf reinstall daos-server (daos-client for daos_agent.service)",
+            "the limit is not the unit's own: see the remediation",
         ));
     }
 }
