@@ -27,6 +27,8 @@ pub mod parse;
 pub mod pci;
 pub mod system;
 
+pub use system::{UnitSettings, VendorUnit};
+
 pub use parse::CmdlineArg;
 
 /// Schema identifier of the facts object.
@@ -476,36 +478,6 @@ pub struct ServiceUnit {
     /// `/lib/systemd/system/NAME`) and what it alone assigns; `null` when there is none.
     #[serde(default)]
     pub vendor: Option<VendorUnit>,
-}
-
-/// Assignments of the `[Service]` section, as written (`null`: not assigned, or reset
-/// by an empty assignment).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, Eq, Default)]
-pub struct UnitSettings {
-    /// `User=`.
-    pub user: Option<String>,
-    /// `Group=`.
-    pub group: Option<String>,
-    /// `LimitMEMLOCK=`.
-    pub limit_memlock: Option<String>,
-    /// `CPUAffinity=` (systemd.exec(5): repeated assignments are merged, an empty one
-    /// resets); space-joined when merged.
-    pub cpu_affinity: Option<String>,
-    /// `AllowedCPUs=` (cpuset controller, systemd.resource-control(5)); merged likewise.
-    pub allowed_cpus: Option<String>,
-    /// `AllowedMemoryNodes=` (cpuset controller); merged likewise.
-    pub allowed_memory_nodes: Option<String>,
-    /// `MemoryMax=` (bytes with K/M/G/T suffixes, a percentage, or `infinity`).
-    pub memory_max: Option<String>,
-}
-
-/// The packaged unit file of a service.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, Eq)]
-pub struct VendorUnit {
-    /// Its path.
-    pub path: String,
-    /// What it assigns.
-    pub settings: UnitSettings,
 }
 
 /// One path the DAOS configuration names, as found on the host.

@@ -2,11 +2,41 @@
 
 use std::collections::BTreeMap;
 
-use super::{
-    CollectionError, Limits, ServiceUnit, Services, TimeSync, UnitSettings, VendorUnit, note,
-};
+use serde::{Deserialize, Serialize};
+
+use super::{CollectionError, Limits, ServiceUnit, Services, TimeSync, note};
 use crate::host::Host;
 use crate::host::syscalls::{STA_UNSYNC, TIME_ERROR};
+
+/// Assignments of the `[Service]` section, as written (`null`: not assigned, or reset
+/// by an empty assignment).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, Eq, Default)]
+pub struct UnitSettings {
+    /// `User=`.
+    pub user: Option<String>,
+    /// `Group=`.
+    pub group: Option<String>,
+    /// `LimitMEMLOCK=`.
+    pub limit_memlock: Option<String>,
+    /// `CPUAffinity=` (systemd.exec(5): repeated assignments are merged, an empty one
+    /// resets); space-joined when merged.
+    pub cpu_affinity: Option<String>,
+    /// `AllowedCPUs=` (cpuset controller, systemd.resource-control(5)); merged likewise.
+    pub allowed_cpus: Option<String>,
+    /// `AllowedMemoryNodes=` (cpuset controller); merged likewise.
+    pub allowed_memory_nodes: Option<String>,
+    /// `MemoryMax=` (bytes with K/M/G/T suffixes, a percentage, or `infinity`).
+    pub memory_max: Option<String>,
+}
+
+/// The packaged unit file of a service.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, Eq)]
+pub struct VendorUnit {
+    /// Its path.
+    pub path: String,
+    /// What it assigns.
+    pub settings: UnitSettings,
+}
 
 /// The sysctls the DAOS server RPM installs in `/usr/lib/sysctl.d/10-daos_server.conf`
 /// (daos-stack/daos utils/rpms/10-daos_server.conf, identical in v2.6.0 and v2.8.0),
