@@ -28,6 +28,7 @@ pub mod numa;
 pub mod numa_tables;
 pub mod nvme;
 pub mod nvme_numa;
+pub mod pmem;
 pub mod security;
 pub mod service;
 pub mod service_limits;
@@ -243,6 +244,7 @@ pub fn registry() -> &'static [&'static dyn Check] {
         &nvme::Driver,
         &nvme::IommuGroup,
         &nvme_numa::Numa,
+        &pmem::Dcpm,
         &nic::Present,
         &nic::Link,
         &nic::Address,
@@ -331,6 +333,7 @@ pub const START_STAGE_CHECKS: &[&str] = &[
     "memory.ramdisk",
     "memory.available",
     "cpu.cores",
+    "scm.dcpm",
     "nvme.",
     "nic.",
     "daos.dirs",

@@ -25,6 +25,7 @@ pub mod net;
 pub mod numa;
 pub mod parse;
 pub mod pci;
+pub mod pmem;
 pub mod system;
 
 pub use system::{UnitSettings, VendorUnit};
@@ -77,6 +78,10 @@ pub struct Facts {
     /// of the process the tree's `proc/self` captured. `null` when none is visible.
     #[serde(default)]
     pub cgroup: Option<cgroup::Cgroup>,
+    /// Persistent memory (`/sys/bus/nd`): regions, namespaces, pmem mounts; `null`
+    /// without a libnvdimm bus.
+    #[serde(default)]
+    pub pmem: Option<pmem::Pmem>,
     /// The files and directories the DAOS configuration names (log files, sockets,
     /// mount points, `file`/`kdev` bdevs, certificates), as found; empty when no
     /// configuration was read (`daos-preflight facts` alone).
@@ -615,6 +620,7 @@ pub fn collect(host: &Host) -> Facts {
     let sysctl = system::collect_sysctls(host);
     let services = system::collect_services(host, &mut errors);
     let cgroup = cgroup::collect(host, &mut errors);
+    let pmem = pmem::collect(host, &mut errors);
     let accounts = accounts::collect(host, &services, &mut errors);
     let firewall = firewall::collect(host, &mut errors);
     Facts {
@@ -642,6 +648,7 @@ pub fn collect(host: &Host) -> Facts {
         sysctl,
         services,
         cgroup,
+        pmem,
         files: Vec::new(),
         accounts,
         firewall,
