@@ -21,14 +21,20 @@ pub mod hugepage_holders;
 pub mod hugepages;
 pub mod iommu;
 pub mod limits;
+pub mod locality;
 pub mod memory;
 pub mod nic;
 pub mod numa;
+pub mod numa_tables;
 pub mod nvme;
+pub mod nvme_numa;
+pub mod pmem;
 pub mod security;
 pub mod service;
+pub mod service_limits;
 pub mod sysctl;
 pub mod time;
+pub mod vendor_unit;
 
 /// Outcome of one check.
 #[derive(
@@ -227,6 +233,7 @@ pub fn registry() -> &'static [&'static dyn Check] {
         &iommu::Kernel,
         &iommu::Mode,
         &numa::Topology,
+        &numa_tables::Consistency,
         &hugepages::Total,
         &hugepages::Numa,
         &hugepages::Thp,
@@ -236,6 +243,8 @@ pub fn registry() -> &'static [&'static dyn Check] {
         &nvme::Present,
         &nvme::Driver,
         &nvme::IommuGroup,
+        &nvme_numa::Numa,
+        &pmem::Dcpm,
         &nic::Present,
         &nic::Link,
         &nic::Address,
@@ -244,9 +253,11 @@ pub fn registry() -> &'static [&'static dyn Check] {
         &time::Sync,
         &firewall::Ports,
         &limits::Memlock,
+        &service_limits::Service,
         &sysctl::Daos,
         &daos_setup::User,
         &daos_setup::Dirs,
+        &vendor_unit::VendorUnit,
         &config::Server,
         &config::Agent,
         &config::Control,
@@ -322,11 +333,13 @@ pub const START_STAGE_CHECKS: &[&str] = &[
     "memory.ramdisk",
     "memory.available",
     "cpu.cores",
+    "scm.dcpm",
     "nvme.",
     "nic.",
     "daos.dirs",
     "daos.user",
     "limits.memlock",
+    "limits.service",
 ];
 
 /// The DAOS stage a host check mirrors, when it mirrors one.

@@ -13,6 +13,7 @@ use crate::host::Host;
 
 pub mod accounts;
 pub mod acpi;
+pub mod cgroup;
 pub mod files;
 pub mod firewall;
 pub mod hugetlb;
@@ -24,7 +25,10 @@ pub mod net;
 pub mod numa;
 pub mod parse;
 pub mod pci;
+pub mod pmem;
 pub mod system;
+
+pub use system::{UnitSettings, VendorUnit};
 
 pub use parse::CmdlineArg;
 
@@ -69,6 +73,15 @@ pub struct Facts {
     pub sysctl: BTreeMap<String, Option<String>>,
     /// The systemd units of DAOS, as installed.
     pub services: Services,
+    /// The cgroup this process runs in and the CPUs, memory nodes and memory it allows
+    /// (as daos_server's `ExecStartPre=` hook: the service's own); under `--root`, that
+    /// of the process the tree's `proc/self` captured. `null` when none is visible.
+    #[serde(default)]
+    pub cgroup: Option<cgroup::Cgroup>,
+    /// Persistent memory (`/sys/bus/nd`): regions, namespaces, pmem mounts; `null`
+    /// without a libnvdimm bus.
+    #[serde(default)]
+    pub pmem: Option<pmem::Pmem>,
     /// The files and directories the DAOS configuration names (log files, sockets,
     /// mount points, `file`/`kdev` bdevs, certificates), as found; empty when no
     /// configuration was read (`daos-preflight facts` alone).
@@ -203,6 +216,10 @@ pub struct Numa {
     pub online: Option<String>,
     /// Nodes, by id.
     pub nodes: Vec<NumaNode>,
+    /// The online CPUs (`/sys/devices/system/cpu/online`) as a cpulist; `null` when the
+    /// kernel does not say (before 2.6.26, some captured trees).
+    #[serde(default)]
+    pub online_cpus: Option<String>,
 }
 
 /// One NUMA node.
@@ -219,6 +236,11 @@ pub struct NumaNode {
     pub mem_free_kib: Option<u64>,
     /// Hugepage pools of the node, one per page size.
     pub hugepages: Vec<HugepagePool>,
+    /// The node's row of the distance matrix (`nodeN/distance`: one entry per online
+    /// node, in node order; ACPI SLIT values, 10 = local), `null` when absent or
+    /// unparsable.
+    #[serde(default)]
+    pub distances: Option<Vec<u32>>,
 }
 
 /// PCI devices.
@@ -245,6 +267,11 @@ pub struct PciDevice {
     pub driver_override: Option<String>,
     /// NUMA node; `null` when the kernel says −1 (no affinity known).
     pub numa_node: Option<u32>,
+    /// The CPUs local to the device (`local_cpulist`, or the `local_cpus` mask on
+    /// kernels without the list), as a cpulist (`0-3,8`): where hwloc places a device
+    /// whose `numa_node` is −1. `null` when the kernel gives neither.
+    #[serde(default)]
+    pub local_cpulist: Option<String>,
     /// IOMMU group number; `null` without an IOMMU.
     pub iommu_group: Option<u32>,
     /// NVMe controllers and namespaces, for NVMe devices (class 0108xx).
@@ -444,6 +471,18 @@ pub struct ServiceUnit {
     /// `User=` (space-separated names, as written).
     #[serde(default)]
     pub runtime_directory: Option<String>,
+    /// The settings of the unit and its drop-ins as systemd combines them: the CPU and
+    /// memory limits (`CPUAffinity=`, `AllowedCPUs=`, `AllowedMemoryNodes=`,
+    /// `MemoryMax=`), and `User=`/`Group=`/`LimitMEMLOCK=` again.
+    #[serde(default)]
+    pub limits: UnitSettings,
+    /// What the drop-ins alone assign (`null` fields: no drop-in assigns it).
+    #[serde(default)]
+    pub from_dropins: UnitSettings,
+    /// The packaged unit file itself (`/usr/lib/systemd/system/NAME`, else
+    /// `/lib/systemd/system/NAME`) and what it alone assigns; `null` when there is none.
+    #[serde(default)]
+    pub vendor: Option<VendorUnit>,
 }
 
 /// One path the DAOS configuration names, as found on the host.
@@ -580,6 +619,8 @@ pub fn collect(host: &Host) -> Facts {
     let limits = system::collect_limits(host);
     let sysctl = system::collect_sysctls(host);
     let services = system::collect_services(host, &mut errors);
+    let cgroup = cgroup::collect(host, &mut errors);
+    let pmem = pmem::collect(host, &mut errors);
     let accounts = accounts::collect(host, &services, &mut errors);
     let firewall = firewall::collect(host, &mut errors);
     Facts {
@@ -606,6 +647,8 @@ pub fn collect(host: &Host) -> Facts {
         limits,
         sysctl,
         services,
+        cgroup,
+        pmem,
         files: Vec::new(),
         accounts,
         firewall,

@@ -121,6 +121,9 @@ pub fn collect(host: &Host, errors: &mut Vec<CollectionError>) -> Numa {
                 .map(|t| parse::parse_meminfo(&t))
                 .unwrap_or_default();
             NumaNode {
+                distances: host
+                    .read_attr_opt(&format!("{dir}/distance"))
+                    .and_then(|d| parse_distance_row(&d)),
                 id,
                 cpus,
                 mem_total_kib: meminfo.get("MemTotal").copied(),
@@ -129,12 +132,40 @@ pub fn collect(host: &Host, errors: &mut Vec<CollectionError>) -> Numa {
             }
         })
         .collect();
-    Numa { online, nodes }
+    let online_cpus = match &online_cpus {
+        Some(OnlineCpus::Only(cpus)) => Some(parse::format_cpulist(cpus)),
+        _ => None,
+    };
+    Numa {
+        online,
+        nodes,
+        online_cpus,
+    }
+}
+
+/// Parses a node's `distance` row (`10 21`, whitespace-separated decimal SLIT values);
+/// `None` when empty or when any entry is not a number.
+pub fn parse_distance_row(s: &str) -> Option<Vec<u32>> {
+    let row: Option<Vec<u32>> = s
+        .trim_matches(|c: char| c.is_whitespace() || c == '\0')
+        .split_whitespace()
+        .map(|v| v.parse().ok())
+        .collect();
+    row.filter(|r| !r.is_empty())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn distance_rows() {
+        // linux_32em64t-2n8c+dax+nvme+mic+dimms node0 and linux_8ia64-2s2c2t node0
+        assert_eq!(parse_distance_row("10 21\n"), Some(vec![10, 21]));
+        assert_eq!(parse_distance_row("0"), Some(vec![0]));
+        assert_eq!(parse_distance_row(""), None);
+        assert_eq!(parse_distance_row("10 x"), None);
+    }
 
     #[test]
     fn offline_cpus_are_not_node_cpus() {

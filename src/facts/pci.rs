@@ -120,6 +120,16 @@ fn nvme_info(host: &Host, dir: &str, usage: &BlockUse) -> NvmeInfo {
     info
 }
 
+/// The device's local CPUs (`local_cpulist`, else the `local_cpus` hex mask; both in the
+/// kernel's Documentation/ABI/testing/sysfs-bus-pci), normalized to a cpulist. An unparsable or empty value is `None`: the kernel gave no locality.
+fn local_cpulist(host: &Host, dir: &str) -> Option<String> {
+    let cpus = match host.read_attr_opt(&format!("{dir}/local_cpulist")) {
+        Some(list) => parse::parse_cpulist(&list).ok()?,
+        None => parse::parse_cpumask(&host.read_attr_opt(&format!("{dir}/local_cpus"))?).ok()?,
+    };
+    (!cpus.is_empty()).then(|| parse::format_cpulist(&cpus))
+}
+
 /// Collects every PCI device.
 pub fn collect(host: &Host, errors: &mut Vec<CollectionError>) -> Pci {
     let Some(addrs) = note(errors, host.list_dir(PCI_DIR)) else {
@@ -144,6 +154,7 @@ pub fn collect(host: &Host, errors: &mut Vec<CollectionError>) -> Pci {
                 .filter(|c| is_nvme_class(c))
                 .map(|_| nvme_info(host, &dir, &usage));
             PciDevice {
+                local_cpulist: local_cpulist(host, &dir),
                 vendor: hex_attr(host, &dir, "vendor", 4),
                 device: hex_attr(host, &dir, "device", 4),
                 driver: host.link_basename(&format!("{dir}/driver")),

@@ -2,9 +2,41 @@
 
 use std::collections::BTreeMap;
 
+use serde::{Deserialize, Serialize};
+
 use super::{CollectionError, Limits, ServiceUnit, Services, TimeSync, note};
 use crate::host::Host;
 use crate::host::syscalls::{STA_UNSYNC, TIME_ERROR};
+
+/// Assignments of the `[Service]` section, as written (`null`: not assigned, or reset
+/// by an empty assignment).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, Eq, Default)]
+pub struct UnitSettings {
+    /// `User=`.
+    pub user: Option<String>,
+    /// `Group=`.
+    pub group: Option<String>,
+    /// `LimitMEMLOCK=`.
+    pub limit_memlock: Option<String>,
+    /// `CPUAffinity=` (systemd.exec(5): repeated assignments are merged, an empty one
+    /// resets); space-joined when merged.
+    pub cpu_affinity: Option<String>,
+    /// `AllowedCPUs=` (cpuset controller, systemd.resource-control(5)); merged likewise.
+    pub allowed_cpus: Option<String>,
+    /// `AllowedMemoryNodes=` (cpuset controller); merged likewise.
+    pub allowed_memory_nodes: Option<String>,
+    /// `MemoryMax=` (bytes with K/M/G/T suffixes, a percentage, or `infinity`).
+    pub memory_max: Option<String>,
+}
+
+/// The packaged unit file of a service.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema, Eq)]
+pub struct VendorUnit {
+    /// Its path.
+    pub path: String,
+    /// What it assigns.
+    pub settings: UnitSettings,
+}
 
 /// The sysctls the DAOS server RPM installs in `/usr/lib/sysctl.d/10-daos_server.conf`
 /// (daos-stack/daos utils/rpms/10-daos_server.conf, identical in v2.6.0 and v2.8.0),
@@ -57,9 +89,10 @@ const UNIT_DIRS: &[&str] = &[
     "/lib/systemd/system",
 ];
 
-/// Applies the `[Service]` assignments of one unit file or drop-in to `unit`.
-/// Later assignments win; an empty assignment resets (systemd semantics).
-pub fn apply_unit_text(unit: &mut ServiceUnit, text: &str) {
+/// The `[Service]` assignments of one unit file or drop-in, in order (`None`: an empty
+/// assignment, which resets).
+pub fn service_assignments(text: &str) -> Vec<(String, Option<String>)> {
+    let mut out = Vec::new();
     let mut in_service = false;
     for line in text.lines() {
         let line = line.trim();
@@ -77,8 +110,16 @@ pub fn apply_unit_text(unit: &mut ServiceUnit, text: &str) {
             continue;
         };
         let v = v.trim();
-        let v = (!v.is_empty()).then(|| v.to_string());
-        match k.trim() {
+        out.push((k.trim().to_string(), (!v.is_empty()).then(|| v.to_string())));
+    }
+    out
+}
+
+/// Applies the `[Service]` assignments of one unit file or drop-in to `unit`.
+/// Later assignments win; an empty assignment resets (systemd semantics).
+pub fn apply_unit_text(unit: &mut ServiceUnit, text: &str) {
+    for (k, v) in service_assignments(text) {
+        match k.as_str() {
             "User" => unit.user = v,
             "LimitMEMLOCK" => unit.limit_memlock = v,
             "Group" => unit.group = v,
@@ -86,6 +127,43 @@ pub fn apply_unit_text(unit: &mut ServiceUnit, text: &str) {
             _ => {}
         }
     }
+    apply_settings(&mut unit.limits, text);
+}
+
+/// Applies one file's assignments to `s`: CPU sets merge (an empty assignment resets),
+/// everything else is the last assignment.
+pub fn apply_settings(s: &mut UnitSettings, text: &str) {
+    let merge = |slot: &mut Option<String>, v: Option<String>| {
+        *slot = match (slot.take(), v) {
+            (_, None) => None,
+            (Some(old), Some(new)) => Some(format!("{old} {new}")),
+            (None, Some(new)) => Some(new),
+        }
+    };
+    for (k, v) in service_assignments(text) {
+        match k.as_str() {
+            "User" => s.user = v,
+            "Group" => s.group = v,
+            "LimitMEMLOCK" => s.limit_memlock = v,
+            "MemoryMax" => s.memory_max = v,
+            "CPUAffinity" => merge(&mut s.cpu_affinity, v),
+            "AllowedCPUs" => merge(&mut s.allowed_cpus, v),
+            "AllowedMemoryNodes" => merge(&mut s.allowed_memory_nodes, v),
+            _ => {}
+        }
+    }
+}
+
+/// The packaged unit: `/usr/lib/systemd/system`, else `/lib/systemd/system`.
+fn read_vendor(host: &Host, name: &str, errors: &mut Vec<CollectionError>) -> Option<VendorUnit> {
+    let path = ["/usr/lib/systemd/system", "/lib/systemd/system"]
+        .iter()
+        .map(|d| format!("{d}/{name}"))
+        .find(|p| host.exists(p))?;
+    let text = note(errors, host.read_string(&path))?;
+    let mut settings = UnitSettings::default();
+    apply_settings(&mut settings, &text);
+    Some(VendorUnit { path, settings })
 }
 
 fn read_unit(host: &Host, name: &str, errors: &mut Vec<CollectionError>) -> Option<ServiceUnit> {
@@ -99,6 +177,9 @@ fn read_unit(host: &Host, name: &str, errors: &mut Vec<CollectionError>) -> Opti
         limit_memlock: None,
         group: None,
         runtime_directory: None,
+        limits: UnitSettings::default(),
+        from_dropins: UnitSettings::default(),
+        vendor: read_vendor(host, name, errors),
     };
     if let Some(text) = note(errors, host.read_string(&main)) {
         apply_unit_text(&mut unit, &text);
@@ -117,6 +198,7 @@ fn read_unit(host: &Host, name: &str, errors: &mut Vec<CollectionError>) -> Opti
     for path in dropins.into_values() {
         if let Some(text) = note(errors, host.read_string(&path)) {
             apply_unit_text(&mut unit, &text);
+            apply_settings(&mut unit.from_dropins, &text);
             unit.files.push(path);
         }
     }
@@ -169,6 +251,9 @@ mod tests {
             limit_memlock: None,
             group: None,
             runtime_directory: None,
+            limits: UnitSettings::default(),
+            from_dropins: UnitSettings::default(),
+            vendor: None,
         };
         apply_unit_text(&mut u, main);
         assert_eq!(u.group.as_deref(), Some("daos_server"));
@@ -180,5 +265,15 @@ mod tests {
         assert_eq!(u.limit_memlock.as_deref(), Some("64K"));
         apply_unit_text(&mut u, "[Install]\nLimitMEMLOCK=1\n");
         assert_eq!(u.limit_memlock.as_deref(), Some("64K"));
+        // CPU sets merge, an empty assignment resets; MemoryMax is the last one
+        apply_unit_text(
+            &mut u,
+            "[Service]\nCPUAffinity=0-3\nCPUAffinity=8\nAllowedCPUs=\nAllowedCPUs=0-7\nMemoryMax=8G\nMemoryMax=16G\n",
+        );
+        assert_eq!(u.limits.cpu_affinity.as_deref(), Some("0-3 8"));
+        assert_eq!(u.limits.allowed_cpus.as_deref(), Some("0-7"));
+        assert_eq!(u.limits.memory_max.as_deref(), Some("16G"));
+        apply_unit_text(&mut u, "[Service]\nCPUAffinity=\n");
+        assert_eq!(u.limits.cpu_affinity, None);
     }
 }

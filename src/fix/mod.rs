@@ -32,7 +32,14 @@ pub use plan::{Action, FixInputs, Plan, PlanOptions};
 pub const FIX_SCHEMA: &str = "daos-preflight/fix/v1";
 
 /// Files the planner may rewrite, read beforehand so the plan can diff them.
-const PLANNED_FILES: &[&str] = &[plan::SYSCTL_FILE, plan::MEMLOCK_DROPIN, plan::MODULES_FILE];
+const PLANNED_FILES: &[&str] = &[
+    plan::SYSCTL_FILE,
+    plan::MEMLOCK_DROPIN,
+    plan::MODULES_FILE,
+    crate::checks::vendor_unit::SERVER_DROPIN,
+    crate::checks::vendor_unit::AGENT_DROPIN,
+    crate::checks::service_limits::LIMITS_DROPIN,
+];
 
 /// Reads what the planner needs from the host.
 pub fn collect_inputs(host: &Host) -> FixInputs {

@@ -94,6 +94,46 @@ fn tree_root(dest: &Path) -> PathBuf {
     if fsroot.is_dir() { fsroot } else { top }
 }
 
+/// One tarball of the corpus (`linux_2pa-pcidomain32bits`) unpacked on its own into a
+/// scratch directory tagged `tag`, for tests that need one tree, not all of them: the
+/// directory to pass as `--root`.
+pub fn unpack(name: &str, tag: &str) -> PathBuf {
+    unpack_parts(name, tag, &[])
+}
+
+/// [`unpack`] limited to the members matching `parts` (tar `--wildcards` patterns such as
+/// `*/sys/devices/system/node/*`; all members when empty): a test that reads a few files
+/// of each of the 44 trees need not create the 141,000 files of all of them.
+pub fn unpack_parts(name: &str, tag: &str, parts: &[&str]) -> PathBuf {
+    let tarball = hwloc_dir().join(format!("tarballs/{name}.tar.bz2"));
+    let out_dir = scratch(tag).join(name);
+    std::fs::create_dir_all(&out_dir).expect("create unpack dir");
+    let mut tar = Command::new("tar");
+    tar.arg("--exclude=*/sys/devices/system/cpu/cpu*/cache")
+        .arg("-xjf")
+        .arg(&tarball)
+        .arg("-C")
+        .arg(&out_dir);
+    if !parts.is_empty() {
+        tar.arg("--wildcards").args(parts);
+    }
+    let out = tar.output().expect("run tar (with bzip2)");
+    // a pattern no member matches is tar's "Not found in archive" (exit 2): a tree
+    // without, say, NUMA nodes is still a tree
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let only_unmatched = !parts.is_empty()
+        && stderr
+            .lines()
+            .all(|l| l.contains("Not found in archive") || l.contains("due to previous errors"));
+    assert!(
+        out.status.success() || only_unmatched,
+        "tar -xjf {}: {}: {stderr}",
+        tarball.display(),
+        out.status
+    );
+    tree_root(&out_dir)
+}
+
 fn unpack_and_run(
     tarball: &Path,
     dest: &Path,

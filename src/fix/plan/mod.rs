@@ -119,6 +119,15 @@ pub fn plan(
             "limits.memlock" if facts.services.daos_server.is_some() => {
                 services::plan_memlock(&mut p, r, inputs)
             }
+            "daos.unit" => services::plan_dropins(
+                &mut p,
+                r,
+                inputs,
+                Some(
+                    "then restore the packaged unit: dnf reinstall daos-server (daos-client for daos_agent.service)",
+                ),
+            ),
+            "limits.service" => services::plan_dropins(&mut p, r, inputs, None),
             "iommu.kernel" => boot::plan_iommu(&mut p, r, facts, opts, &mut cmdline_want),
             "iommu.firmware" => p
                 .manual

@@ -1,4 +1,6 @@
-//! Services: firewalld ports for DAOS and the `daos_server.service` memlock drop-in.
+//! Services: firewalld ports for DAOS, the `daos_server.service` memlock drop-in, and the
+//! drop-ins that keep edits of the packaged DAOS units across updates or lift the unit's
+//! own CPU/memory limits.
 
 use super::files::push_file;
 use super::{Action, FixInputs, MEMLOCK_DROPIN, Plan, Step, manual};
@@ -61,5 +63,53 @@ pub(super) fn plan_memlock(p: &mut Plan, r: &CheckResult, inputs: &FixInputs) {
             action: Action::run(vec!["systemctl".into(), "daemon-reload".into()]),
             reboot_required: false,
         });
+    }
+}
+
+/// The drop-ins a check asks for (its `details.dropins`: unit, path, content), then a
+/// daemon-reload, and `then` as a manual step. `daos.unit`: the values someone wrote
+/// into the packaged unit, now where an update does not undo them (nothing changes for
+/// the service; restoring the packaged file is the package manager's job).
+/// `limits.service`: the unit's own CPU/memory restrictions that stop the engines,
+/// lifted (a parent slice's are never touched).
+pub(super) fn plan_dropins(p: &mut Plan, r: &CheckResult, inputs: &FixInputs, then: Option<&str>) {
+    let Some(list) = r.details.get("dropins").and_then(|v| v.as_array()) else {
+        return p.manual.push(manual(r, "nothing structured to write"));
+    };
+    let mut any = false;
+    for d in list {
+        let (Some(unit), Some(path), Some(content)) = (
+            d.get("unit").and_then(|v| v.as_str()),
+            d.get("path").and_then(|v| v.as_str()),
+            d.get("content").and_then(|v| v.as_str()),
+        ) else {
+            continue;
+        };
+        any |= push_file(
+            p,
+            inputs,
+            &r.id,
+            &format!("keep the edits of the packaged {unit} across package updates"),
+            path,
+            content.to_string(),
+            false,
+        );
+    }
+    if any && inputs.systemd {
+        p.actions.push(Step {
+            check: r.id.clone(),
+            reason: "make systemd read the new drop-in".into(),
+            action: Action::run(vec!["systemctl".into(), "daemon-reload".into()]),
+            reboot_required: false,
+        });
+    }
+    if let Some(then) = then.filter(|_| any) {
+        p.manual.push(manual(r, then));
+    }
+    if !any && list.is_empty() {
+        p.manual.push(manual(
+            r,
+            "the limit is not the unit's own: see the remediation",
+        ));
     }
 }
