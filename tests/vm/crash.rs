@@ -92,10 +92,13 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 /// reports the failpoint, kills it with SIGKILL and prints its exit status and stderr.
 fn fix_killed_after_unbind(addr: &str) -> String {
     format!(
-        "DAOS_PREFLIGHT_FAILPOINTS='driver.unbound:{addr}=sleep(60000)' \
+        // a fresh stderr file: an earlier kill's marker must not end the wait early
+        // (the background shell may truncate it only after the loop's first grep)
+        "rm -f /tmp/fp.out /tmp/fp.err; \
+         DAOS_PREFLIGHT_FAILPOINTS='driver.unbound:{addr}=sleep(60000)' \
          {FP_BINARY} fix --format json --only nvme.driver --daos-version {FIX_DAOS_VERSION} \
          >/tmp/fp.out 2>/tmp/fp.err & p=$!; i=0; \
-         while ! grep -q '{MARKER} {addr} sleep@@' /tmp/fp.err && [ $i -lt 400 ]; do \
+         while ! grep -q '{MARKER} {addr} sleep@@' /tmp/fp.err 2>/dev/null && [ $i -lt 400 ]; do \
          usleep 50000; i=$((i + 1)); done; \
          kill -9 $p; wait $p; echo \"status=$?\"; cat /tmp/fp.err"
     )
