@@ -224,3 +224,70 @@ fn what_no_captured_machine_shows() {
         assert_eq!(c["remediation"]["reboot_required"], true);
     }
 }
+
+/// hwloc's NUMA nodes in its logical order (0, 1, 2 …), as their OS numbers: the order of
+/// the `NUMANode` objects in lstopo 2.9.0's XML of the machine (the corpus's oracle).
+fn lstopo_numa_order(name: &str) -> Vec<u32> {
+    let xml = std::fs::read_to_string(hwloc_dir().join(format!("oracle-lstopo-2.9.0/{name}.xml")))
+        .unwrap();
+    xml.split("type=\"NUMANode\" os_index=\"")
+        .skip(1)
+        .map(|s| s[..s.find('"').unwrap()].parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn sparse_node_numbers_against_the_engines_index() {
+    // kernel nodes 0-2,33-34,45,72-73: no lying table, but DAOS's engine reads the node
+    // daos_server gives it as a position among hwloc's 8 nodes
+    let name = "linux_48amd64-4pa2n6c-sparse";
+    let order = lstopo_numa_order(name);
+    assert_eq!(order.len(), 8, "{order:?}");
+    let root = unpack(name, "numa-cons-sparse");
+    let dir = root.parent().unwrap().to_path_buf();
+    let plain = consistency(&root, &[]);
+    assert_eq!(plain["status"], "pass", "{plain:#}");
+
+    // past the count: the engine refuses it
+    let pin = order[3];
+    let c = consistency(&root, &["--server-config", &server_yml(&dir, pin)]);
+    assert_eq!(c["status"], "fail", "{c:#}");
+    assert!(kinds(&c).contains(&"node-ids-sparse".to_string()), "{c:#}");
+    let s = c["summary"].as_str().unwrap();
+    assert!(
+        s.contains(&format!(
+            "it refuses node {pin} (\"Invalid NUMA node selected\")"
+        )),
+        "{s}"
+    );
+
+    // equal to the count: passes the engine's `>` test and reads past its table
+    let c = consistency(
+        &root,
+        &["--server-config", &server_yml(&dir, order.len() as u32)],
+    );
+    assert_eq!(c["status"], "fail", "{c:#}");
+    assert!(
+        c["summary"]
+            .as_str()
+            .unwrap()
+            .contains("indexes past its node table"),
+        "{c:#}"
+    );
+
+    // below the count: another node than the kernel's, the one at that position in hwloc
+    let c = consistency(&root, &["--server-config", &server_yml(&dir, 5)]);
+    assert_eq!(c["status"], "warn", "{c:#}");
+    assert!(
+        c["summary"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("position 5 is the kernel's node {}", order[5])),
+        "{c:#}"
+    );
+
+    // where position and number agree, nothing to say
+    assert_eq!(order[2], 2);
+    let c = consistency(&root, &["--server-config", &server_yml(&dir, 2)]);
+    assert_eq!(c["status"], "pass", "{c:#}");
+}

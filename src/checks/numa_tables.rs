@@ -242,10 +242,15 @@ dss_topo_init) and runs on the cores of its node's cpuset; hwloc merges nodes wi
 CPUs and rejects overlapping ones, so an engine pinned with pinned_numa_node (or placed by \
 first_core) lands on other CPUs than the sysfs node, or is refused (\"Invalid NUMA node \
 selected\"), and the hugepages DAOS writes to nodeN/hugepages land on memory that is not that \
-node's. The fix is in the firmware (BIOS NUMA/SNC/interleave settings, a BIOS update).\n\
-pass: consistent. warn: an inconsistency. fail: every node claims every CPU and an engine is \
-pinned to a node above 0 (hwloc shows the engine a single node). skip: no sysfs, or no NUMA \
-nodes."
+node's. The fix is in the firmware (BIOS NUMA/SNC/interleave settings, a BIOS update). \
+Gaps in the kernel's node numbering (nodes 0-2,33-34) are judged against the engines: \
+daos_server hands each engine its node as the kernel numbers it, and the engine reads that \
+number as a position among hwloc's nodes (dss_topo_init), so a node past the count is refused, \
+one equal to it indexes past the engine's table, and a lower one is another node.\n\
+pass: consistent. warn: an inconsistency, or an engine whose node number is another node's \
+position. fail: every node claims every CPU and an engine is pinned to a node above 0 (hwloc \
+shows the engine a single node), or an engine's node number is past the node count. skip: no \
+sysfs, or no NUMA nodes."
     }
     fn run(&self, ctx: &Context) -> Finding {
         let f = ctx.facts;
@@ -256,8 +261,12 @@ nodes."
             return Finding::skip("the kernel exposes no NUMA nodes (see numa.topology)");
         }
         let found = inconsistencies(&f.numa, f.memory.mem_total_kib);
-        let kinds: Vec<&str> = found.iter().map(|i| i.kind).collect();
-        if found.is_empty() {
+        let mut kinds: Vec<&str> = found.iter().map(|i| i.kind).collect();
+        let numbering = engine_index_problems(ctx, f);
+        if !numbering.1.is_empty() {
+            kinds.push("node-ids-sparse");
+        }
+        if found.is_empty() && numbering.1.is_empty() {
             let distances = if f.numa.nodes.len() == 1 {
                 "not judged (one node)"
             } else if f.numa.nodes.iter().any(|n| n.distances.is_none()) {
@@ -275,6 +284,7 @@ nodes."
         let engines = engine_consequences(ctx, f, &affected, kinds.contains(&"srat-cpus-all"));
         let mut summary: Vec<String> = found.iter().map(|i| i.message.clone()).collect();
         summary.extend(engines.1.iter().cloned());
+        summary.extend(numbering.1.iter().cloned());
         let actions = vec![
             "dmesg | grep -iE 'SRAT|SLIT|NUMA'   # what the kernel made of the tables".to_string(),
             "numactl --hardware   # the nodes, CPUs, memory and distances as Linux uses them"
@@ -282,21 +292,67 @@ nodes."
             "update the BIOS, and check its NUMA / sub-NUMA clustering / memory interleave settings"
                 .to_string(),
         ];
-        let finding = if engines.0 {
+        let finding = if engines.0 || numbering.0 {
             Finding::fail(summary.join("; "))
         } else {
             Finding::warn(summary.join("; "))
         };
+        let fix = if found.is_empty() {
+            "DAOS's engine counts NUMA nodes 0, 1, 2 … while the kernel numbers them with gaps: run engines only on nodes whose number is their position (numactl --hardware), or make the numbering dense in the BIOS (sub-NUMA clustering, memory-only or CXL nodes)"
+        } else {
+            "the firmware's NUMA description is wrong: fix it in the BIOS (or pin engines only to nodes it describes correctly)"
+        };
         finding
-            .fix(
-                "the firmware's NUMA description is wrong: fix it in the BIOS (or pin engines only to nodes it describes correctly)",
-                &actions,
-                true,
-            )
+            .fix(fix, &actions, true)
             .detail("inconsistencies", &kinds)
             .detail("affected_nodes", &affected)
             .detail("engines", &engines.1)
+            .detail("node_numbering", &numbering.1)
     }
+}
+
+/// Engines whose node number is not the engine's own index of it: (fatal, lines).
+///
+/// daos_server passes each engine's node as the kernel numbers it (`-p`, from
+/// `pinned_numa_node` or the fabric interface's sysfs `numa_node`: config/server.go
+/// `SetEngineAffinities`), and the engine reads it as an index into hwloc's NUMA nodes,
+/// which hwloc numbers 0, 1, 2 … (src/engine/init.c `dss_topo_init`, v2.6.0:
+/// `dss_numa[dss_numa_node]` after `if (dss_numa_node > numa_node_nr)`). With gaps in
+/// the kernel's numbering (nodes 0-2,33-34), node 33 is refused ("Invalid NUMA node
+/// selected"), a node equal to the count passes that test and reads past the table, and
+/// a lower number means another node than the kernel's. Engines on the legacy core
+/// allocation (first_core) get no `-p` and are not judged.
+fn engine_index_problems(ctx: &Context, f: &Facts) -> (bool, Vec<String>) {
+    let mut ids: Vec<u32> = f.numa.nodes.iter().map(|n| n.id).collect();
+    ids.sort_unstable();
+    let dense = ids.iter().enumerate().all(|(i, id)| *id as usize == i);
+    let Ok(cfg) = server_for_requirements(ctx) else {
+        return (false, vec![]);
+    };
+    if dense {
+        return (false, vec![]);
+    }
+    let count = ids.len();
+    let mut fatal = false;
+    let mut lines = Vec::new();
+    for (i, e) in engine_nodes(f, cfg).iter().enumerate() {
+        let Some(node) = e.node else { continue };
+        if e.how.starts_with("legacy") {
+            continue;
+        }
+        let k = node as usize;
+        let shown = format!("engine {i} is on node {node} ({})", e.how);
+        if k > count {
+            fatal = true;
+            lines.push(format!("{shown}, but the kernel numbers its {count} nodes {} and DAOS's engine counts them 0 to {}: it refuses node {node} (\"Invalid NUMA node selected\") and does not start", format_cpulist(&ids), count - 1));
+        } else if k == count {
+            fatal = true;
+            lines.push(format!("{shown}, but DAOS's engine counts the {count} nodes 0 to {}: node {node} passes its bound check and indexes past its node table (undefined: a crash or arbitrary CPUs)", count - 1));
+        } else if ids[k] != node {
+            lines.push(format!("{shown}, but DAOS's engine counts nodes by position, and position {k} is the kernel's node {}: its xstreams run on node {}'s CPUs while its hugepages and NIC are on node {node}", ids[k], ids[k]));
+        }
+    }
+    (fatal, lines)
 }
 
 /// What the inconsistencies do to the configured engines: (fatal, lines).
