@@ -14,7 +14,7 @@ mod cpio;
 /// `kill -9` of `fix` between unbinding the NVMe and binding it (failpoints build).
 #[path = "vm/crash.rs"]
 mod crash;
-#[path = "vm/harness.rs"]
+#[path = "vm/harness/mod.rs"]
 mod harness;
 /// A process holding hugepages while `check` runs; a stale SPDK file `fix` removes.
 #[path = "vm/hugepages.rs"]
