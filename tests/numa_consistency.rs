@@ -7,35 +7,14 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::Value;
 
 use common::hwloc::{hwloc_dir, unpack, unpack_parts};
-use common::scratch;
+use common::{generated_trees, single_check};
 
 fn consistency(root: &Path, extra: &[&str]) -> Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_daos-preflight"))
-        .args([
-            "check",
-            "--format",
-            "json",
-            "--only",
-            "numa.consistency",
-            "--root",
-        ])
-        .arg(root)
-        .args(extra)
-        .output()
-        .unwrap();
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e}: {}",
-            root.display(),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    report["checks"][0].clone()
+    single_check(root, "numa.consistency", extra)
 }
 
 fn kinds(c: &Value) -> Vec<String> {
@@ -180,16 +159,7 @@ fn an_engine_pinned_past_the_merged_node_fails() {
 }
 
 fn fixtures() -> PathBuf {
-    let out = scratch("numa-fixtures");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/make-numa-fixtures.py");
-    let ok = Command::new("python3")
-        .arg(&script)
-        .arg(&out)
-        .status()
-        .expect("python3")
-        .success();
-    assert!(ok, "{}", script.display());
-    out
+    generated_trees("make-numa-fixtures.py", "numa-fixtures")
 }
 
 #[test]

@@ -7,11 +7,11 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::Value;
 
 use common::hwloc::{hwloc_dir, unpack};
+use common::single_check;
 
 /// The 2-socket server: node0 CPUs 0-7, node1 8-15; NVMe 0000:00:02.0 with numa_node −1
 /// and local_cpulist 0-3 (lstopo: under node 0); eth0 on node 0, ib0 on node 1.
@@ -43,26 +43,7 @@ fn write_config(dir: &Path, name: &str, engines: &[(Option<u32>, &str, &[&str])]
 }
 
 fn nvme_numa(root: &Path, config: &str) -> Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_daos-preflight"))
-        .args(["check", "--format", "json", "--only", "nvme.numa", "--root"])
-        .arg(root)
-        .args(["--server-config", config])
-        .output()
-        .unwrap();
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{e}: {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == "nvme.numa")
-        .expect("nvme.numa in the report")
-        .clone()
+    single_check(root, "nvme.numa", &["--server-config", config])
 }
 
 #[test]

@@ -16,16 +16,7 @@ fn trees() -> PathBuf {
 }
 
 fn write_trees() -> PathBuf {
-    let out = common::scratch("pmem-fixtures");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/make-pmem-fixtures.py");
-    let ok = Command::new("python3")
-        .arg(&script)
-        .arg(&out)
-        .status()
-        .expect("python3")
-        .success();
-    assert!(ok, "{}", script.display());
-    out
+    common::generated_trees("make-pmem-fixtures.py", "pmem-fixtures")
 }
 
 fn run(root: &Path, args: &[&str]) -> Value {
@@ -40,7 +31,7 @@ fn run(root: &Path, args: &[&str]) -> Value {
 }
 
 fn dcpm(root: &Path) -> Value {
-    run(root, &["check", "--only", "scm.dcpm"])["checks"][0].clone()
+    common::single_check(root, "scm.dcpm", &[])
 }
 
 #[test]

@@ -11,6 +11,7 @@ use std::process::Command;
 use serde_json::Value;
 
 use common::fixtree::{copy_fixture, run_env};
+use common::single_check;
 
 const SERVER_UNIT: &str = "usr/lib/systemd/system/daos_server.service";
 const DROPIN: &str = "etc/systemd/system/daos_server.service.d/50-daos-preflight-vendor-edits.conf";
@@ -22,21 +23,7 @@ fn corpus_unit(name: &str) -> PathBuf {
 }
 
 fn check(root: &Path, id: &str) -> Value {
-    let out = run_env(
-        &[
-            "check",
-            "--format",
-            "json",
-            "--only",
-            id,
-            "--root",
-            root.to_str().unwrap(),
-        ],
-        &[],
-    );
-    let r: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
-    r["checks"][0].clone()
+    single_check(root, id, &[])
 }
 
 /// The guide's workaround: the packaged unit edited to run as root.
@@ -188,23 +175,7 @@ fn a_removed_memlock_line_is_named() {
 const READY: &str = "tests/fixtures/daos-configs/ready.yml";
 
 fn check_with(root: &Path, id: &str, config: &str) -> Value {
-    let out = run_env(
-        &[
-            "check",
-            "--format",
-            "json",
-            "--only",
-            id,
-            "--root",
-            root.to_str().unwrap(),
-            "--server-config",
-            config,
-        ],
-        &[],
-    );
-    let r: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
-    r["checks"][0].clone()
+    single_check(root, id, &["--server-config", config])
 }
 
 /// A site drop-in confining daos_server to 4 CPUs and 8 GiB on the two-socket fixture

@@ -152,6 +152,47 @@ pub fn check_run(root: &Path) -> Run {
     ])
 }
 
+/// `check --format json --only ID --root DIR ARGS…`: that check's result. Panics when
+/// the output is not JSON or the report has no check `id`.
+pub fn single_check(root: &Path, id: &str, args: &[&str]) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_daos-preflight"))
+        .args(["check", "--format", "json", "--only", id, "--root"])
+        .arg(root)
+        .args(args)
+        .output()
+        .expect("run daos-preflight");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}: {}\n{}",
+            root.display(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    report["checks"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["id"] == id))
+        .unwrap_or_else(|| panic!("no {id} in {report}"))
+        .clone()
+}
+
+/// The trees a generator under `tests/fixtures/` (`make-*-fixtures.py`) writes, into a
+/// fresh [`scratch`] directory `tag`.
+pub fn generated_trees(script: &str, tag: &str) -> PathBuf {
+    let out = scratch(tag);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(script);
+    let ok = Command::new("python3")
+        .arg(&script)
+        .arg(&out)
+        .status()
+        .expect("python3")
+        .success();
+    assert!(ok, "{}", script.display());
+    out
+}
+
 /// The facts of a tree: exit 0 and the facts schema, or why not.
 pub fn facts_of(run: &Run) -> Result<Value, String> {
     if let Some(p) = run.abnormal() {
