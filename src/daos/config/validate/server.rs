@@ -32,7 +32,7 @@ pub fn validate_server(cfg: &ServerConfig, version: DaosVersion, file: &str) -> 
 }
 
 /// server.go `FaultBadConfig` (faults.go), the code of a plain validation error.
-pub const BAD_CONFIG: &str = "code.ServerBadConfig";
+const BAD_CONFIG: &str = "code.ServerBadConfig";
 
 fn server_rules(cfg: &ServerConfig, version: DaosVersion, file: &str) -> Vec<Issue> {
     let mut out = Out::new(file);
